@@ -1,0 +1,189 @@
+"""One clip's analysis: decode → batch → detect → track → append to the event log.
+
+Decoding runs in its own thread and fills a bounded queue, so the detector is never starved by the decoder
+and memory stays bounded by the queue. Everything a batch produced is appended in one transaction with a
+progress event; the appends are idempotent, so running the same clip twice appends nothing the second time.
+
+This module never reads or writes search indices: projections do that from the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+
+from backend.clips.models import Clip
+from backend.eventlog.log import EventLog, NewEvent
+from backend.eventlog.models import EventType
+from search.thumbnails import thumbnail_name
+
+from . import thumbnails
+from .decode import FrameSampler, SampledFrame
+from .detectors.base import Detection, Detector
+from .tracker import IoUTracker
+
+log = logging.getLogger(__name__)
+
+#: Track ids are ``clip_id << TRACK_ID_BITS | n``: unique across clips, stable across re-runs, and below
+#: 2**53 (exact in JSON and JavaScript) for clip ids under 2**33.
+TRACK_ID_BITS = 20
+PROGRESS_STEP = 0.1
+
+
+def track_id_base(clip_id: int) -> int:
+    return clip_id << TRACK_ID_BITS
+
+
+@dataclass
+class AnalysisResult:
+    frames: int = 0
+    detections: int = 0
+    appended: int = 0
+    tracks: set[int] = field(default_factory=set)
+    warning: str | None = None
+
+
+@dataclass
+class _Best:
+    confidence: float
+    thumbnail: str
+
+
+_DONE = object()
+
+
+def _prefetch(sampler: FrameSampler, depth: int) -> Iterator[SampledFrame]:
+    """Run ``sampler`` in a thread, handing frames over through a bounded queue."""
+    handoff: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for frame in sampler:
+                while not stop.is_set():
+                    try:
+                        handoff.put(frame, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            handoff.put(exc)
+
+    thread = threading.Thread(target=produce, name="clip-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+class ClipAnalysis:
+    def __init__(self, clip: Clip, detector: Detector, *, batch_size: int, min_confidence: float,
+                 on_progress: Callable[[float], None] | None = None) -> None:
+        self.clip = clip
+        self.detector = detector
+        self.batch_size = batch_size
+        self.min_confidence = min_confidence
+        self.on_progress = on_progress
+        self.tracker = IoUTracker(next_id=track_id_base(clip.pk) + 1)
+        self._best: dict[int, _Best] = {}
+        self._stale_thumbnails: list[str] = []
+        self._next_progress = PROGRESS_STEP
+
+    def _key(self, suffix: str) -> str:
+        return f"{suffix}:{self.clip.pk}:{self.detector.model_id}"
+
+    def run(self) -> AnalysisResult:
+        clip, camera = self.clip, self.clip.camera
+        sampler = FrameSampler(clip.file.path, camera.analysis_fps, self.detector.input_size)
+        expected = max(1, int((clip.duration_s or 0) * camera.analysis_fps) + 1)
+        result = AnalysisResult()
+        batch: list[SampledFrame] = []
+        for frame in _prefetch(sampler, depth=2 * self.batch_size):
+            batch.append(frame)
+            if len(batch) == self.batch_size:
+                self._process(batch, result, expected)
+                batch = []
+        if batch:
+            self._process(batch, result, expected)
+        for name in self._stale_thumbnails:
+            thumbnails.delete(name)
+        result.warning = sampler.error or self._truncation(sampler)
+        return result
+
+    def _truncation(self, sampler: FrameSampler) -> str | None:
+        """A file cut short often decodes cleanly up to its end: compare with the duration it declares."""
+        declared = self.clip.duration_s
+        if not declared or sampler.frames_decoded == 0:
+            return None
+        if sampler.last_time + 1.0 < declared * 0.98:
+            return (f"the video ends at {sampler.last_time:.1f} s of the {declared:.1f} s it declares: "
+                    "the file looks truncated; what it holds was analysed")
+        return None
+
+    def _process(self, batch: list[SampledFrame], result: AnalysisResult, expected: int) -> None:
+        per_frame = self.detector.detect(np.stack([f.model_rgb for f in batch]), self.min_confidence)
+        events: list[NewEvent] = []
+        clip = self.clip
+        for frame, detections in zip(batch, per_frame, strict=True):
+            track_ids = self.tracker.update(frame.offset_ms, detections)
+            at = clip.started_at + timedelta(milliseconds=frame.offset_ms)
+            for ordinal, (det, track) in enumerate(zip(detections, track_ids, strict=True)):
+                confidence = round(det.confidence, 5)
+                self._keep_thumbnail_if_best(frame, det, confidence, track, ordinal)
+                events.append(NewEvent(
+                    key=f"det:{clip.pk}:{self.detector.model_id}:{frame.offset_ms}:{ordinal}",
+                    type=EventType.OBJECT_DETECTED, time=at, camera_id=clip.camera_id, clip_id=clip.pk,
+                    label=det.label, confidence=confidence, x1=det.x1, y1=det.y1, x2=det.x2,
+                    y2=det.y2, track=track, offset_ms=frame.offset_ms, model=self.detector.model_id,
+                ))
+                result.tracks.add(track)
+            result.detections += len(detections)
+        result.frames += len(batch)
+        progress = min(result.frames / expected, 0.99)
+        if progress >= self._next_progress:
+            step = int(progress / PROGRESS_STEP) * PROGRESS_STEP
+            self._next_progress = step + PROGRESS_STEP
+            events.append(NewEvent(
+                key=self._key(f"progress{round(step * 100)}"), type=EventType.ANALYSIS_PROGRESS,
+                time=clip.started_at, camera_id=clip.camera_id, clip_id=clip.pk,
+                data={"progress": round(step, 2), "frames": result.frames},
+            ))
+        result.appended += EventLog.append(events)
+        Clip.objects.filter(pk=clip.pk).update(
+            progress=progress, frames_analysed=result.frames, detections=result.detections
+        )
+        if self.on_progress:
+            self.on_progress(progress)
+
+    def _keep_thumbnail_if_best(self, frame: SampledFrame, det: Detection, confidence: float, track: int,
+                                ordinal: int) -> None:
+        """Write a thumbnail when a detection becomes its track's best in this clip (before its event).
+
+        ``confidence`` is the stored (rounded) value, so the choice matches the sighting projection's.
+        """
+        best = self._best.get(track)
+        if best is not None and confidence <= best.confidence:
+            return
+        name = thumbnail_name(self.clip.pk, frame.offset_ms, ordinal)
+        thumbnails.save(name, thumbnails.crop(frame.full_rgb, det))
+        if best is not None:
+            self._stale_thumbnails.append(best.thumbnail)
+        self._best[track] = _Best(confidence, name)

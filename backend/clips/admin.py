@@ -1,0 +1,69 @@
+"""Clips in the admin: upload footage (probed and queued exactly like an API upload) and follow jobs."""
+
+from django import forms
+from django.contrib import admin
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from analysis.decode import UnreadableVideo, probe
+
+from .models import Clip
+from .services import register_clip, storage_name_for
+
+
+class ClipUploadForm(forms.ModelForm):
+    started_at = forms.DateTimeField(required=False, help_text="Time of the first frame; default: now.")
+
+    class Meta:
+        model = Clip
+        fields = ["camera", "file", "started_at"]
+
+    def clean(self):  # type: ignore[no-untyped-def]
+        cleaned = super().clean()
+        upload, camera = cleaned.get("file"), cleaned.get("camera")
+        if not upload or not camera:
+            return cleaned
+        if upload.size == 0:
+            raise forms.ValidationError({"file": "the file is empty"})
+        name = default_storage.save(storage_name_for(camera, upload.name), upload)
+        try:
+            self.info = probe(default_storage.path(name))
+        except UnreadableVideo as exc:
+            default_storage.delete(name)
+            raise forms.ValidationError({"file": str(exc)}) from None
+        self.stored_name = name
+        return cleaned
+
+
+@admin.register(Clip)
+class ClipAdmin(admin.ModelAdmin):
+    list_display = ["id", "camera", "started_at", "status", "progress", "detections", "source", "created_at"]
+    list_filter = ["status", "source", "camera"]
+    date_hierarchy = "started_at"
+    readonly_fields = ["original_name", "source", "duration_s", "width", "height", "codec", "size_bytes",
+                       "status", "progress", "error", "frames_analysed", "detections", "job_id", "uploaded_by",
+                       "created_at", "analysis_started_at", "analysis_finished_at"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):  # type: ignore[no-untyped-def]
+        if obj is None:
+            kwargs["form"] = ClipUploadForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        if obj is None:
+            return ["camera", "file", "started_at"]
+        return ["camera", "file", "started_at", *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return [*self.readonly_fields, "camera", "file", "started_at"] if obj else []
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        if change:
+            return super().save_model(request, obj, form, change)
+        clip = register_clip(
+            camera=form.cleaned_data["camera"], stored_name=form.stored_name, info=form.info,
+            started_at=form.cleaned_data.get("started_at") or timezone.now(),
+            original_name=form.cleaned_data["file"].name, uploaded_by=request.user,
+        )
+        obj.pk = clip.pk
+        obj.__dict__.update(clip.__dict__)

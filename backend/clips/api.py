@@ -1,0 +1,139 @@
+"""``/api/v1/clips/``: upload footage for analysis and follow its job.
+
+An upload is checked before it is accepted: not empty, not too large, for a camera the user may see, a
+start time in ISO 8601, and a file that PyAV can open and decode a frame of. Only then is it stored, a
+``clip.registered`` event appended and the analysis queued; the answer is 202 with the clip and its job.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import Http404, HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from analysis.decode import UnreadableVideo, probe
+from backend.accounts.permissions import ReadAnyWriteOperator
+from backend.accounts.roles import visible_camera_ids
+from backend.cameras.models import Camera
+from backend.sightline.media import serve_file
+
+from .models import Clip
+from .services import register_clip, storage_name_for
+
+log = logging.getLogger(__name__)
+
+
+class JobSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="job_id")
+    status = serializers.CharField()
+    progress = serializers.FloatField()
+    error = serializers.CharField()
+    frames_analysed = serializers.IntegerField()
+    detections = serializers.IntegerField()
+    started_at = serializers.DateTimeField(source="analysis_started_at")
+    finished_at = serializers.DateTimeField(source="analysis_finished_at")
+
+
+class ClipSerializer(serializers.ModelSerializer):
+    job = JobSerializer(source="*", read_only=True)
+    video_url = serializers.SerializerMethodField()
+    camera_name = serializers.CharField(source="camera.name", read_only=True)
+
+    class Meta:
+        model = Clip
+        fields = ["id", "camera", "camera_name", "original_name", "source", "started_at", "duration_s",
+                  "width", "height", "codec", "size_bytes", "status", "progress", "error", "job",
+                  "video_url", "created_at"]
+        read_only_fields = fields
+
+    def get_video_url(self, clip: Clip) -> str:
+        return f"/api/v1/clips/{clip.pk}/video/"
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class VisibleCameraField(serializers.PrimaryKeyRelatedField):
+    """A camera the requesting user may see; any other id reads as unknown (no existence leak)."""
+
+    default_error_messages = {
+        "does_not_exist": "unknown camera {pk_value}",
+        "incorrect_type": "camera must be a camera id (an integer), not {data_type}",
+    }
+
+    def get_queryset(self) -> QuerySet[Camera]:
+        ids = visible_camera_ids(self.context["request"].user)
+        qs = Camera.objects.all()
+        return qs if ids is None else qs.filter(id__in=ids)
+
+
+class ClipUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=False, help_text="A video file.")
+    camera = VisibleCameraField()
+    started_at = serializers.DateTimeField(
+        required=False, help_text="ISO 8601 time of the first frame, e.g. 2026-11-26T08:00:00Z; default: now.",
+        error_messages={"invalid": "started_at must be an ISO 8601 date and time, e.g. 2026-11-26T08:00:00Z"},
+    )
+
+    def validate_file(self, upload):  # type: ignore[no-untyped-def]
+        limit = settings.SIGHTLINE_MAX_UPLOAD_BYTES
+        if upload.size > limit:
+            raise serializers.ValidationError(f"the file is larger than the limit of {limit} bytes")
+        return upload
+
+
+class ClipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                  viewsets.GenericViewSet):
+    permission_classes = [ReadAnyWriteOperator]
+    filterset_fields = ["camera", "status", "source"]
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self) -> QuerySet[Clip]:
+        qs = Clip.objects.select_related("camera").order_by("-created_at", "-id")
+        ids = visible_camera_ids(self.request.user)
+        return qs if ids is None else qs.filter(camera_id__in=ids)
+
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        return ClipUploadSerializer if self.action == "create" else ClipSerializer
+
+    @extend_schema(request=ClipUploadSerializer, responses={202: ClipSerializer})
+    def create(self, request: Request, *args: object, **kwargs: object) -> Response:
+        upload = ClipUploadSerializer(data=request.data, context={"request": request})
+        upload.is_valid(raise_exception=True)
+        data = upload.validated_data
+        camera: Camera = data["camera"]
+        name = default_storage.save(storage_name_for(camera, data["file"].name), data["file"])
+        try:
+            info = probe(default_storage.path(name))
+        except UnreadableVideo as exc:
+            default_storage.delete(name)
+            return Response({"file": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        with transaction.atomic():
+            clip = register_clip(camera=camera, stored_name=name, info=info,
+                                 started_at=data.get("started_at") or timezone.now(),
+                                 original_name=data["file"].name, uploaded_by=request.user)
+        return Response(ClipSerializer(clip, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={(200, "video/*"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def video(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """The clip's video file (supports Range requests). Add ``#t=<seconds>`` to start at a moment."""
+        clip = self.get_object()
+        try:
+            path = Path(clip.file.path)
+        except (ValueError, NotImplementedError):
+            raise Http404("the clip has no stored file") from None
+        if not path.is_file():
+            raise Http404("the clip's file is no longer stored")
+        return serve_file(request, path)

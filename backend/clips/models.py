@@ -1,0 +1,62 @@
+"""Clips: one video file (an upload or a recorded segment) and the state of its analysis job.
+
+The clip row is the write model of a job (status, progress, error). What the job found lives in the event
+log, never here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+def clip_upload_to(instance: Clip, filename: str) -> str:
+    suffix = PurePosixPath(filename).suffix.lower()[:8] or ".bin"
+    if not suffix[1:].isalnum():
+        suffix = ".bin"
+    now = timezone.now()
+    return f"clips/{instance.camera_id}/{now:%Y/%m}/{uuid.uuid4().hex}{suffix}"
+
+
+class Clip(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        ANALYSING = "analysing"
+        DONE = "done"
+        FAILED = "failed"
+
+    class Source(models.TextChoices):
+        UPLOAD = "upload"
+        RECORDING = "recording"
+
+    camera = models.ForeignKey("cameras.Camera", on_delete=models.PROTECT, related_name="clips")
+    file = models.FileField(upload_to=clip_upload_to, max_length=300)
+    original_name = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.UPLOAD)
+    started_at = models.DateTimeField(help_text="Absolute time of the clip's first frame.")
+    duration_s = models.FloatField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    codec = models.CharField(max_length=32, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.FloatField(default=0.0, help_text="0 to 1")
+    error = models.TextField(blank=True)
+    frames_analysed = models.PositiveIntegerField(default=0)
+    detections = models.PositiveIntegerField(default=0)
+    job_id = models.UUIDField(default=uuid.uuid4, editable=False)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    analysis_started_at = models.DateTimeField(null=True, blank=True)
+    analysis_finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["camera", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.camera} @ {self.started_at:%Y-%m-%d %H:%M:%S}"

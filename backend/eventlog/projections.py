@@ -1,0 +1,121 @@
+"""Projections: read models derived from the event log, each with a checkpoint and a rebuild from zero.
+
+A projection consumes events in sequence order. Its checkpoint says how far it has read. A *transactional*
+projection writes to the same database as the log and saves its checkpoint in the same transaction as its
+effects, so it applies each event exactly once and resumes after a crash where it stopped. A
+non-transactional one (an external index) must make its writes idempotent, since after a crash it replays
+from its last saved checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from .models import Event, ProjectionCheckpoint
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH = 2000
+
+
+class Projection(ABC):
+    #: Unique, stable name: the checkpoint's primary key.
+    name: str
+    #: Effects live in the log's database and commit with the checkpoint.
+    transactional: bool = True
+    #: May run inside every append's transaction (cheap, local) in the embedded default.
+    inline: bool = True
+
+    @abstractmethod
+    def apply(self, events: Sequence[Event]) -> None:
+        """Apply events in sequence order. Must tolerate types it does not care about."""
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Drop everything this projection built (its checkpoint is reset by the runner)."""
+
+
+_registry: dict[str, Projection] = {}
+
+
+def register(projection: Projection) -> None:
+    _registry[projection.name] = projection
+
+
+def registered() -> dict[str, Projection]:
+    return dict(_registry)
+
+
+def get(name: str) -> Projection:
+    try:
+        return _registry[name]
+    except KeyError:
+        raise KeyError(f"unknown projection {name!r}; known: {', '.join(sorted(_registry))}") from None
+
+
+def register_builtin_projections() -> None:
+    from search.projection import SightingProjection
+
+    register(SightingProjection())
+    if settings.SIGHTLINE["SEARCH_BACKEND"] == "elasticsearch":
+        from search.backends.elasticsearch import ElasticsearchProjection
+
+        register(ElasticsearchProjection())
+
+
+def _checkpoint_for_update(name: str) -> ProjectionCheckpoint:
+    checkpoint, _ = ProjectionCheckpoint.objects.get_or_create(name=name)
+    if connection.vendor == "postgresql":
+        checkpoint = ProjectionCheckpoint.objects.select_for_update().get(name=name)
+    return checkpoint
+
+
+def position(name: str) -> int:
+    return ProjectionCheckpoint.objects.filter(name=name).values_list("position", flat=True).first() or 0
+
+
+def catch_up(projection: Projection, *, batch: int = DEFAULT_BATCH, limit: int | None = None) -> int:
+    """Apply every event after the checkpoint; return how many events were read."""
+    done = 0
+    while limit is None or done < limit:
+        with transaction.atomic():
+            checkpoint = _checkpoint_for_update(projection.name)
+            events = list(Event.objects.filter(seq__gt=checkpoint.position).order_by("seq")[:batch])
+            if not events:
+                break
+            projection.apply(events)
+            checkpoint.position = events[-1].seq
+            checkpoint.save(update_fields=["position", "updated_at"])
+        done += len(events)
+        if len(events) < batch:
+            break
+    return done
+
+
+def catch_up_inline() -> None:
+    """Run the inline projections now (called inside an append's transaction)."""
+    if not settings.SIGHTLINE["PROJECT_INLINE"]:
+        return
+    for projection in _registry.values():
+        if projection.inline and projection.transactional:
+            catch_up(projection)
+
+
+def rebuild(projection: Projection, *, batch: int = DEFAULT_BATCH) -> int:
+    """Drop the projection and replay the whole log into it."""
+    with transaction.atomic():
+        checkpoint = _checkpoint_for_update(projection.name)
+        projection.reset()
+        checkpoint.position = 0
+        checkpoint.save(update_fields=["position", "updated_at"])
+    return catch_up(projection, batch=batch)
+
+
+def lag(name: str) -> int:
+    """How many events the projection has still to read."""
+    return Event.objects.filter(seq__gt=position(name)).count()

@@ -1,0 +1,128 @@
+"""Typed settings read from the environment.
+
+Every knob an operator may turn lives here, parsed and validated by pydantic-settings so that a bad value
+stops start-up with a message naming the variable, instead of failing later in a worker. Secrets can be
+given as ``NAME_FILE`` (a path whose content is the value), as container orchestrators mount them.
+
+This module must never log or print a value: several of them are secrets.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+#: Settings that hold secrets: they may be supplied through ``<NAME>_FILE``.
+SECRET_FIELDS = ("SECRET_KEY", "CAMERA_CREDENTIALS_KEY", "DATABASE_URL", "REDIS_URL", "ELASTICSEARCH_URL",
+                 "ELASTICSEARCH_PASSWORD")
+
+
+class _FileSecretsSource(PydanticBaseSettingsSource):
+    """Reads ``NAME_FILE`` for each secret field, so secrets need not sit in the process environment."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in SECRET_FIELDS:
+            path = os.environ.get(f"SIGHTLINE_{name}_FILE") or os.environ.get(f"{name}_FILE")
+            if path:
+                try:
+                    values[name] = Path(path).read_text().strip()
+                except OSError as exc:
+                    raise ValueError(f"{name}_FILE: cannot read {path}: {exc.strerror}") from None
+        return values
+
+
+def _env(name: str, *, bare: bool = False) -> AliasChoices:
+    """``SIGHTLINE_<name>``, and where ``bare`` the conventional unprefixed name too (prefixed wins)."""
+    return AliasChoices(f"SIGHTLINE_{name}", name) if bare else AliasChoices(f"SIGHTLINE_{name}")
+
+
+class SightlineSettings(BaseSettings):
+    """All environment-driven configuration, read from ``SIGHTLINE_*`` variables."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", populate_by_name=True)
+
+    DEBUG: bool = Field(False, validation_alias=_env("DEBUG"))
+    SECRET_KEY: str = Field("", validation_alias=_env("SECRET_KEY"))
+    ALLOWED_HOSTS: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "[::1]"], validation_alias=_env("ALLOWED_HOSTS"))
+    DATA_DIR: Path = Field(REPO_ROOT / "var", validation_alias=_env("DATA_DIR"))
+    DATABASE_URL: str | None = Field(None, validation_alias=_env("DATABASE_URL", bare=True))
+    REDIS_URL: str | None = Field(None, validation_alias=_env("REDIS_URL", bare=True))
+    ELASTICSEARCH_URL: str | None = Field(None, validation_alias=_env("ELASTICSEARCH_URL", bare=True))
+    ELASTICSEARCH_USERNAME: str | None = Field(None, validation_alias=_env("ELASTICSEARCH_USERNAME"))
+    ELASTICSEARCH_PASSWORD: str | None = Field(None, validation_alias=_env("ELASTICSEARCH_PASSWORD"))
+    CAMERA_CREDENTIALS_KEY: str | None = Field(None, validation_alias=_env("CAMERA_CREDENTIALS_KEY"))
+    #: Detections below this confidence are not stored (a search's minimum can only be higher).
+    DETECTION_MIN_CONFIDENCE: float = Field(0.3, ge=0.01, le=1.0, validation_alias=_env("DETECTION_MIN_CONFIDENCE"))
+    DETECTOR: str = Field("centernet", validation_alias=_env("DETECTOR"))
+    ANALYSIS_BATCH_SIZE: int = Field(4, ge=1, le=256, validation_alias=_env("ANALYSIS_BATCH_SIZE"))
+    #: torch intra-op threads in a worker; 0 lets torch decide.
+    TORCH_THREADS: int = Field(0, ge=0, le=256, validation_alias=_env("TORCH_THREADS"))
+    MAX_UPLOAD_BYTES: int = Field(4 * 1024**3, ge=1024, validation_alias=_env("MAX_UPLOAD_BYTES"))
+    #: Run Celery tasks in the calling process (tests, one-shot scripts).
+    CELERY_ALWAYS_EAGER: bool = Field(False, validation_alias=_env("CELERY_ALWAYS_EAGER"))
+    #: Apply projections right after each append commits (embedded default); off when a projector runs.
+    PROJECT_INLINE: bool = Field(True, validation_alias=_env("PROJECT_INLINE"))
+
+    @field_validator("ALLOWED_HOSTS", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [h.strip() for h in value.split(",") if h.strip()]
+        return value
+
+    @field_validator("DATABASE_URL", "REDIS_URL", "ELASTICSEARCH_URL", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return value or None
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _db_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgres://", "postgresql://", "sqlite://")):
+            raise ValueError("must be a postgres:// or sqlite:// URL")
+        return value
+
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("ELASTICSEARCH_URL")
+    @classmethod
+    def _es_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):  # type: ignore[no-untyped-def,override]
+        return (init_settings, env_settings, _FileSecretsSource(settings_cls))
+
+
+class SettingsError(SystemExit):
+    """Raised at start-up when the environment holds a value that cannot be used."""
+
+
+def load_settings() -> SightlineSettings:
+    """Parse the environment, or stop with a message that names each bad variable (never its value)."""
+    try:
+        return SightlineSettings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_input=False)
+        )
+        raise SettingsError(f"Invalid Sightline settings: {problems}") from None

@@ -1,0 +1,195 @@
+"""Django settings for Sightline, derived from :mod:`backend.sightline.config` (the typed environment).
+
+Embedded default (no variables set): SQLite in WAL mode under ``var/``, media on local disk, the database
+search backend, a Celery broker on the local file system, and an in-process channel layer.
+Server mode: ``DATABASE_URL`` (PostgreSQL), ``REDIS_URL`` (Celery broker and channel layer),
+``ELASTICSEARCH_URL`` (search backend).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import dj_database_url
+
+from .config import REPO_ROOT, load_settings
+
+ENV = load_settings()
+
+BASE_DIR = REPO_ROOT
+DATA_DIR = ENV.DATA_DIR
+# The embedded default keeps its database, media and broker queue here.
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+DEBUG = ENV.DEBUG
+if ENV.SECRET_KEY:
+    SECRET_KEY = ENV.SECRET_KEY
+elif DEBUG:
+    # A development server without a configured key gets a fresh one per process: sessions do not survive
+    # a restart, which is the honest cost of not configuring one.
+    SECRET_KEY = secrets.token_urlsafe(50)
+else:
+    from .config import SettingsError
+
+    raise SettingsError("Invalid Sightline settings: SIGHTLINE_SECRET_KEY is required unless SIGHTLINE_DEBUG=1")
+ALLOWED_HOSTS = ENV.ALLOWED_HOSTS
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "channels",
+    "backend.accounts",
+    "backend.cameras",
+    "backend.clips",
+    "backend.eventlog",
+    "search",
+    "analysis",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "backend.sightline.urls"
+WSGI_APPLICATION = "backend.sightline.wsgi.application"
+ASGI_APPLICATION = "backend.sightline.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "backend" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if ENV.DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(ENV.DATABASE_URL, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "sightline.sqlite3",
+            "OPTIONS": {
+                # IMMEDIATE: a transaction takes the write lock when it begins, so two appenders or two
+                # projectors never interleave their read-then-write steps.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            "TEST": {"NAME": DATA_DIR / "test-sightline.sqlite3"},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [d for d in [BASE_DIR / "frontend" / "dist"] if d.is_dir()]
+MEDIA_ROOT = DATA_DIR / "media"
+MEDIA_URL = "media/"
+FILE_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = None
+SIGHTLINE_MAX_UPLOAD_BYTES = ENV.MAX_UPLOAD_BYTES
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "backend.sightline.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Sightline API",
+    "DESCRIPTION": "Search what your cameras saw: sightings ranked by detector confidence.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+}
+
+# Celery: a broker on the local file system needs no server; Redis when configured.
+CELERY_BROKER_DIR = DATA_DIR / "broker"
+if ENV.REDIS_URL:
+    CELERY_BROKER_URL = ENV.REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+else:
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
+        "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
+        "processed_folder": str(CELERY_BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ALWAYS_EAGER = ENV.CELERY_ALWAYS_EAGER
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ROUTES = {"analysis.*": {"queue": "analysis"}}
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+
+if ENV.REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [ENV.REDIS_URL]}}
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+SIGHTLINE = {
+    "DETECTOR": ENV.DETECTOR,
+    "DETECTION_MIN_CONFIDENCE": ENV.DETECTION_MIN_CONFIDENCE,
+    "ANALYSIS_BATCH_SIZE": ENV.ANALYSIS_BATCH_SIZE,
+    "TORCH_THREADS": ENV.TORCH_THREADS,
+    "PROJECT_INLINE": ENV.PROJECT_INLINE,
+    "SEARCH_BACKEND": "elasticsearch" if ENV.ELASTICSEARCH_URL else "database",
+    "ELASTICSEARCH_URL": ENV.ELASTICSEARCH_URL,
+    "ELASTICSEARCH_USERNAME": ENV.ELASTICSEARCH_USERNAME,
+    "ELASTICSEARCH_PASSWORD": ENV.ELASTICSEARCH_PASSWORD,
+    "CAMERA_CREDENTIALS_KEY": ENV.CAMERA_CREDENTIALS_KEY,
+}
+
+LOGIN_URL = "/admin/login/"
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "backend.sightline.redaction.RedactSecretsFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import TemplateView
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.routers import DefaultRouter
+
+from backend.accounts.api import MeView, TokenView
+from backend.cameras.api import CameraViewSet
+from backend.clips.api import ClipViewSet
+from backend.eventlog.api import EventListView
+from search.api import SearchView, SightingDetailView, SightingThumbnailView
+
+router = DefaultRouter(trailing_slash=True)
+router.register("cameras", CameraViewSet, basename="camera")
+router.register("clips", ClipViewSet, basename="clip")
+
+api_v1 = [
+    path("auth/token/", TokenView.as_view(), name="token"),
+    path("me/", MeView.as_view(), name="me"),
+    path("search/", SearchView.as_view(), name="search"),
+    path("sightings/<int:sighting_id>/", SightingDetailView.as_view(), name="sighting"),
+    path("sightings/<int:sighting_id>/thumbnail/", SightingThumbnailView.as_view(), name="sighting-thumbnail"),
+    path("events/", EventListView.as_view(), name="events"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "api"), namespace="v1")),
+    path("", TemplateView.as_view(template_name="index.html"), name="home"),
+]

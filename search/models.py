@@ -1,0 +1,42 @@
+"""The database search backend's index: one row per sighting (a tracked object), kept by a projection.
+
+A sighting is a track: detections of the same object linked across frames (and across a camera's consecutive
+segments). Its row carries the best (highest-confidence) detection, the span of time it covers, and how many
+detections it holds. Times are epoch milliseconds: integer comparisons and integer bucketing for the time
+histogram are several times faster than date arithmetic in SQLite and are portable.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Sighting(models.Model):
+    id = models.BigIntegerField(primary_key=True, help_text="The track id.")
+    camera_id = models.IntegerField()
+    label = models.CharField(max_length=32)
+    confidence = models.FloatField(help_text="Of the best detection.")
+    start_ms = models.BigIntegerField()
+    end_ms = models.BigIntegerField()
+    best_ms = models.BigIntegerField()
+    best_seq = models.BigIntegerField(help_text="Event sequence number of the best detection.")
+    best_clip_id = models.IntegerField()
+    best_offset_ms = models.IntegerField()
+    x1 = models.FloatField()
+    y1 = models.FloatField()
+    x2 = models.FloatField()
+    y2 = models.FloatField()
+    detections = models.PositiveIntegerField(default=1)
+    model = models.CharField(max_length=64)
+    thumbnail = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["-confidence", "-id"], name="sighting_conf"),
+            models.Index(fields=["label", "-confidence", "-id"], name="sighting_label_conf"),
+            models.Index(fields=["camera_id", "label", "-confidence"], name="sighting_cam_label_conf"),
+            models.Index(fields=["start_ms", "id"], name="sighting_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} {self.confidence:.2f} (track {self.id})"

@@ -1,0 +1,126 @@
+"""The search contract: every backend's test class inherits these tests and must give the same answers.
+
+A backend test class provides two fixtures: ``backend`` (the SearchBackend under test) and ``indexed``
+(appends the events given to the log and returns once the backend can search them). A feature one backend
+lacks is skipped there with the reason written out.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from search.backends.base import InvalidCursor, SearchQuery
+from tests.factories import T0, detection
+
+MINUTE = 60_000
+
+
+def dataset(lobby: int, vault: int):
+    """Six sightings: tracks 1-4 in the lobby, 5-6 in the vault, at known times and confidences."""
+    return [
+        # track 1: person, 3 detections, best 0.9, minutes 0-2
+        detection(1, lobby, 1, 0, 0.5), detection(1, lobby, 1, MINUTE, 0.9), detection(1, lobby, 1, 2 * MINUTE, 0.7),
+        # track 2: person, best 0.6, minute 10
+        detection(1, lobby, 2, 10 * MINUTE, 0.6, ordinal=1),
+        # track 3: car, best 0.8, minute 20-21
+        detection(1, lobby, 3, 20 * MINUTE, 0.8, label="car", ordinal=2),
+        detection(1, lobby, 3, 21 * MINUTE, 0.4, label="car", ordinal=2),
+        # track 4: bicycle, 0.35, minute 30
+        detection(1, lobby, 4, 30 * MINUTE, 0.35, label="bicycle", ordinal=3),
+        # track 5: person in the vault, 0.95, minute 40
+        detection(2, vault, 5, 40 * MINUTE, 0.95),
+        # track 6: person in the vault, 0.6 (ties with track 2), minute 50
+        detection(2, vault, 6, 50 * MINUTE, 0.6, ordinal=1),
+    ]
+
+
+class SearchBackendContract:
+    @pytest.fixture
+    def data(self, cameras, indexed):
+        lobby, vault = cameras
+        indexed(dataset(lobby.pk, vault.pk))
+        return lobby.pk, vault.pk
+
+    def ids(self, page):
+        return [h.id for h in page.results]
+
+    def test_ranked_by_confidence_with_ties_broken_by_id(self, backend, data):
+        page = backend.search(SearchQuery())
+        assert self.ids(page) == [5, 1, 3, 6, 2, 4]
+        assert page.next_cursor is None
+
+    def test_one_result_per_track_with_its_best_detection(self, backend, data):
+        hit = backend.get(1)
+        assert hit is not None
+        assert (hit.confidence, hit.detections, hit.best_offset_ms) == (0.9, 3, MINUTE)
+        assert hit.end_ms - hit.start_ms == 2 * MINUTE
+
+    def test_filter_by_tag_repeatable(self, backend, data):
+        assert self.ids(backend.search(SearchQuery(tags=("person",)))) == [5, 1, 6, 2]
+        assert self.ids(backend.search(SearchQuery(tags=("car", "bicycle")))) == [3, 4]
+        assert self.ids(backend.search(SearchQuery(tags=("dog",)))) == []
+
+    def test_filter_by_camera_and_visibility(self, backend, data):
+        lobby, vault = data
+        assert self.ids(backend.search(SearchQuery(cameras=(vault,)))) == [5, 6]
+        assert self.ids(backend.search(SearchQuery(visible_cameras=frozenset({lobby})))) == [1, 3, 2, 4]
+        # Asking for a camera you may not see gives nothing, not an error that reveals it.
+        assert self.ids(backend.search(SearchQuery(cameras=(vault,), visible_cameras=frozenset({lobby})))) == []
+        assert self.ids(backend.search(SearchQuery(visible_cameras=frozenset()))) == []
+
+    def test_filter_by_min_confidence(self, backend, data):
+        assert self.ids(backend.search(SearchQuery(min_confidence=0.6))) == [5, 1, 3, 6, 2]
+        assert self.ids(backend.search(SearchQuery(min_confidence=0.91))) == [5]
+
+    def test_filter_by_time_range_overlap(self, backend, data):
+        # Track 1 spans minutes 0-2: a range starting at minute 1 still overlaps it.
+        query = SearchQuery(start=T0 + timedelta(minutes=1), end=T0 + timedelta(minutes=20))
+        assert self.ids(backend.search(query)) == [1, 2]
+        query = SearchQuery(start=T0 + timedelta(minutes=20), end=T0 + timedelta(minutes=20, seconds=1))
+        assert self.ids(backend.search(query)) == [3]
+
+    def test_sort_by_time(self, backend, data):
+        assert self.ids(backend.search(SearchQuery(sort="time"))) == [1, 2, 3, 4, 5, 6]
+        assert self.ids(backend.search(SearchQuery(sort="-time"))) == [6, 5, 4, 3, 2, 1]
+
+    @pytest.mark.parametrize("sort", ["-confidence", "time", "-time"])
+    def test_cursor_pagination_walks_everything_once(self, backend, data, sort):
+        everything = self.ids(backend.search(SearchQuery(sort=sort, page_size=50)))
+        seen, cursor = [], None
+        while True:
+            page = backend.search(SearchQuery(sort=sort, page_size=2, cursor=cursor), facets=False)
+            seen += self.ids(page)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert seen == everything
+
+    def test_cursor_of_another_sort_is_rejected(self, backend, data):
+        cursor = backend.search(SearchQuery(page_size=1)).next_cursor
+        with pytest.raises(InvalidCursor):
+            backend.search(SearchQuery(sort="time", cursor=cursor))
+        with pytest.raises(InvalidCursor):
+            backend.search(SearchQuery(cursor="not-a-cursor"))
+
+    def test_facets(self, backend, data):
+        lobby, vault = data
+        facets = backend.search(SearchQuery(tags=("person",))).facets
+        # Tag counts ignore the tag filter; camera counts and the histogram apply it.
+        assert facets.tags == {"person": 4, "car": 1, "bicycle": 1}
+        assert facets.cameras == {lobby: 2, vault: 2}
+        assert sum(n for _, n in facets.histogram.buckets) == 4
+        starts = [s for s, _ in facets.histogram.buckets]
+        assert starts == sorted(starts)
+        assert all(s % facets.histogram.interval_ms == 0 for s in starts)
+
+    def test_facets_respect_visibility(self, backend, data):
+        lobby, _ = data
+        facets = backend.search(SearchQuery(visible_cameras=frozenset({lobby}))).facets
+        assert facets.cameras == {lobby: 4}
+        assert facets.tags == {"person": 2, "car": 1, "bicycle": 1}
+
+    def test_more_detections_raise_the_best_confidence(self, backend, data, indexed, cameras):
+        indexed([detection(1, cameras[0].pk, 2, 11 * MINUTE, 0.99, ordinal=1)])
+        assert self.ids(backend.search(SearchQuery(tags=("person",), page_size=1))) == [2]
