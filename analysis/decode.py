@@ -111,7 +111,7 @@ class FrameSampler:
                     next_due = (math.floor(t / step + 1e-6) + 1) * step
                     full = frame.to_ndarray(format="rgb24")
                     small = frame.reformat(width=self.size, height=self.size, format="rgb24").to_ndarray()
-                    yield SampledFrame(offset_ms=int(round(t * 1000)), model_rgb=small, full_rgb=full)
+                    yield SampledFrame(offset_ms=round(t * 1000), model_rgb=small, full_rgb=full)
             except av.error.FFmpegError as exc:
                 if self.frames_decoded == 0:
                     raise UnreadableVideo(f"not a readable video: {_describe(exc)}") from None

@@ -48,6 +48,7 @@ class AnalysisResult:
     appended: int = 0
     tracks: set[int] = field(default_factory=set)
     warning: str | None = None
+    tracker_state: dict[str, Any] | None = None
 
 
 @dataclass
@@ -102,10 +103,26 @@ class ClipAnalysis:
         self.batch_size = batch_size
         self.min_confidence = min_confidence
         self.on_progress = on_progress
-        self.tracker = IoUTracker(next_id=track_id_base(clip.pk) + 1)
+        self.tracker = self._tracker_for(clip)
         self._best: dict[int, _Best] = {}
         self._stale_thumbnails: list[str] = []
         self._next_progress = PROGRESS_STEP
+
+    @staticmethod
+    def _tracker_for(clip: Clip) -> IoUTracker:
+        """A fresh tracker, or the previous segment's live tracks moved to this clip's time origin.
+
+        New tracks are numbered in this clip's own id space either way, so ids never depend on how many
+        segments came before, and re-running a clip gives the same ids.
+        """
+        first_id = track_id_base(clip.pk) + 1
+        previous = clip.previous_segment()
+        if previous is None or not previous.tracker_state:
+            return IoUTracker(next_id=first_id)
+        shift_ms = round((clip.started_at - previous.started_at).total_seconds() * 1000)
+        state = previous.tracker_state
+        moved = {**state, "tracks": [{**t, "last_ms": t["last_ms"] - shift_ms} for t in state["tracks"]]}
+        return IoUTracker.from_state(moved, next_id=first_id)
 
     def _key(self, suffix: str) -> str:
         return f"{suffix}:{self.clip.pk}:{self.detector.model_id}"
@@ -126,6 +143,7 @@ class ClipAnalysis:
         for name in self._stale_thumbnails:
             thumbnails.delete(name)
         result.warning = sampler.error or self._truncation(sampler)
+        result.tracker_state = self.tracker.state()
         return result
 
     def _truncation(self, sampler: FrameSampler) -> str | None:

@@ -77,7 +77,7 @@ def analyse(clip_id: int) -> str:
     EventLog.append([_event(clip, EventType.ANALYSIS_COMPLETED, f"completed:{clip.pk}:{model}", summary)])
     Clip.objects.filter(pk=clip.pk).update(
         status=Clip.Status.DONE, progress=1.0, error=result.warning or "", frames_analysed=result.frames,
-        detections=result.detections, analysis_finished_at=timezone.now(),
+        detections=result.detections, analysis_finished_at=timezone.now(), tracker_state=result.tracker_state,
     )
     return Clip.Status.DONE
 

@@ -97,8 +97,9 @@ class IoUTracker:
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], **kwargs: Any) -> IoUTracker:
-        tracker = cls(next_id=int(state["next_id"]), **kwargs)
+    def from_state(cls, state: dict[str, Any], *, next_id: int | None = None, **kwargs: Any) -> IoUTracker:
+        """Resume saved tracks; new tracks are numbered from ``next_id`` (default: where the state stopped)."""
+        tracker = cls(next_id=int(state["next_id"]) if next_id is None else next_id, **kwargs)
         tracker._tracks = [
             _Track(id=int(t["id"]), label=str(t["label"]), box=np.array(t["box"], dtype=np.float64),
                    velocity=np.array(t["velocity"], dtype=np.float64), last_ms=int(t["last_ms"]),

@@ -12,8 +12,11 @@ import av
 
 
 def transcode_to_h264(src: str | Path, dst: str | Path, *, max_seconds: float | None = None,
-                      gop: int | None = None) -> Path:
-    """Write ``src``'s first video stream to ``dst`` as H.264 (yuv420p, faststart), optionally cut short."""
+                      start_seconds: float = 0.0, gop: int | None = None) -> Path:
+    """Write ``src``'s first video stream to ``dst`` as H.264 (yuv420p, faststart).
+
+    ``start_seconds`` and ``max_seconds`` cut a part out (by frame count at the stream's average rate).
+    """
     dst = Path(dst)
     with av.open(str(src)) as inp, av.open(str(dst), "w", options={"movflags": "+faststart"}) as out:
         in_stream = inp.streams.video[0]
@@ -26,8 +29,11 @@ def transcode_to_h264(src: str | Path, dst: str | Path, *, max_seconds: float | 
         stream.options = {"preset": "veryfast", "crf": "23"}
         if gop:
             stream.codec_context.gop_size = gop
+        first = round(start_seconds * float(rate))
         for index, frame in enumerate(inp.decode(in_stream)):
-            if max_seconds is not None and index / float(rate) >= max_seconds:
+            if index < first:
+                continue
+            if max_seconds is not None and (index - first) / float(rate) >= max_seconds:
                 break
             frame.pts = None
             for packet in stream.encode(frame.reformat(format="yuv420p")):

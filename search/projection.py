@@ -44,7 +44,8 @@ class SightingProjection(Projection):
         if updated:
             Sighting.objects.bulk_update(
                 updated,
-                ["confidence", "start_ms", "end_ms", "best_ms", "best_seq", "best_clip_id", "best_offset_ms",
+                ["confidence", "start_ms", "end_ms", "duration_ms", "best_ms", "best_seq", "best_clip_id",
+                 "best_offset_ms",
                  "x1", "y1", "x2", "y2", "detections", "thumbnail"],
                 batch_size=500,
             )
@@ -53,10 +54,11 @@ class SightingProjection(Projection):
     def _merge(sighting: Sighting | None, track: int, event: Event) -> Sighting:
         at = _ms(event)
         if sighting is None:
-            sighting = Sighting(id=track, camera_id=event.camera_id, label=event.label, model=event.model,
+            sighting = Sighting(id=track, camera_id=event.camera_id or 0, label=event.label, model=event.model,
                                 confidence=-1.0, start_ms=at, end_ms=at, detections=0)
         sighting.start_ms = min(sighting.start_ms, at)
         sighting.end_ms = max(sighting.end_ms, at)
+        sighting.duration_ms = sighting.end_ms - sighting.start_ms
         sighting.detections += 1
         if event.confidence is not None and event.confidence > sighting.confidence:
             sighting.confidence = event.confidence
@@ -64,7 +66,8 @@ class SightingProjection(Projection):
             sighting.best_seq = event.seq
             sighting.best_clip_id = event.clip_id  # type: ignore[assignment]
             sighting.best_offset_ms = event.offset_ms or 0
-            sighting.x1, sighting.y1, sighting.x2, sighting.y2 = event.x1, event.y1, event.x2, event.y2
+            sighting.x1, sighting.y1 = event.x1 or 0.0, event.y1 or 0.0
+            sighting.x2, sighting.y2 = event.x2 or 0.0, event.y2 or 0.0
             sighting.thumbnail = thumbnail_name(event.clip_id, event.offset_ms or 0, _ordinal(event))  # type: ignore[arg-type]
         return sighting
 

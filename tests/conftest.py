@@ -13,10 +13,12 @@ VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _clean_media():
-    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+def _data_dir():
+    """The run's own data directory (see settings_test): removed when the run ends."""
     Path(settings.MEDIA_ROOT).mkdir(parents=True, exist_ok=True)
     yield
+    if Path(settings.DATA_DIR).name.startswith("test-"):
+        shutil.rmtree(settings.DATA_DIR, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,9 @@ operator can bring other weights by writing one class that satisfies :class:`Det
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 

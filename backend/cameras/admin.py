@@ -1,5 +1,15 @@
+"""Admin for cameras: credentials (write-only), live state, and a "test connection" action.
+
+The password is never rendered back into the form. Connection test results and the camera's last error are
+redacted (:func:`backend.sightline.redaction.redact`): FFmpeg quotes the URL with its password.
+"""
+
+from __future__ import annotations
+
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from .models import Camera
 
@@ -16,6 +26,17 @@ class CameraForm(forms.ModelForm):
         fields = ["name", "site", "stream_address", "username", "password", "clear_password", "enabled",
                   "analysis_fps", "retention_days", "granted_users", "granted_groups"]
 
+    def clean_stream_address(self) -> str:
+        from backend.recorder.probe import resolve_host
+
+        address: str = self.cleaned_data.get("stream_address", "")
+        if address:
+            # A typo in the host name is the commonest mistake; say so now rather than in the recorder's log.
+            problem = resolve_host(address)
+            if problem:
+                raise forms.ValidationError(problem)
+        return address
+
     def save(self, commit: bool = True) -> Camera:
         camera = super().save(commit=False)
         if self.cleaned_data.get("clear_password"):
@@ -31,11 +52,23 @@ class CameraForm(forms.ModelForm):
 @admin.register(Camera)
 class CameraAdmin(admin.ModelAdmin):
     form = CameraForm
-    list_display = ["name", "site", "enabled", "analysis_fps", "has_password", "created_at"]
-    list_filter = ["enabled", "site"]
+    list_display = ["name", "site", "enabled", "state", "last_seen_at", "analysis_fps", "has_password",
+                    "created_at"]
+    list_filter = ["enabled", "state", "site"]
     search_fields = ["name", "site"]
     filter_horizontal = ["granted_users", "granted_groups"]
+    readonly_fields = ["state", "last_seen_at", "last_error", "lease_owner", "lease_expires_at"]
+    actions = ["test_connection"]
 
     @admin.display(boolean=True, description="password set")
     def has_password(self, obj: Camera) -> bool:
         return obj.has_password
+
+    @admin.action(description="Test connection (open the stream now)")
+    def test_connection(self, request: HttpRequest, queryset: QuerySet[Camera]) -> None:
+        from backend.recorder.probe import check_stream
+
+        for camera in queryset[:10]:  # each test may wait seconds for a timeout
+            result = check_stream(camera)
+            level = messages.SUCCESS if result.ok else messages.ERROR
+            self.message_user(request, f"{camera.name}: {result.message}", level)

@@ -2,15 +2,24 @@
 
 The password is write-only: it is accepted, encrypted and never returned; ``has_password`` says whether
 one is set. An empty string clears it; leaving the field out keeps it.
+
+The live state (``state``, ``last_seen_at``, ``last_error``) is written by the recorder and read-only here.
+``POST /cameras/{id}/test/`` probes the stream (admins); ``GET /cameras/{id}/gaps/`` lists recording gaps
+from the event log. Error messages are redacted: they never carry the stream URL's password.
 """
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from backend.accounts.permissions import ReadAnyWriteAdmin
 from backend.accounts.roles import visible_camera_ids
+from backend.eventlog.models import Event, EventType
 
 from .models import Camera
 
@@ -23,8 +32,8 @@ class CameraSerializer(serializers.ModelSerializer):
     class Meta:
         model = Camera
         fields = ["id", "name", "site", "stream_address", "username", "password", "has_password", "enabled",
-                  "analysis_fps", "retention_days", "created_at"]
-        read_only_fields = ["created_at"]
+                  "analysis_fps", "retention_days", "created_at", "state", "last_seen_at", "last_error"]
+        read_only_fields = ["created_at", "state", "last_seen_at", "last_error"]
 
     def create(self, validated_data: dict) -> Camera:  # type: ignore[type-arg]
         password = validated_data.pop("password", None)
@@ -44,6 +53,23 @@ class CameraSerializer(serializers.ModelSerializer):
         return instance
 
 
+class StreamCheckSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    ok = serializers.BooleanField()
+    message = serializers.CharField()
+    codec = serializers.CharField(allow_blank=True)
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    fps = serializers.FloatField(allow_null=True)
+    seconds = serializers.FloatField()
+
+
+class GapSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    seq = serializers.IntegerField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    seconds = serializers.FloatField(allow_null=True)
+
+
 class CameraViewSet(viewsets.ModelViewSet):
     serializer_class = CameraSerializer
     permission_classes = [ReadAnyWriteAdmin]
@@ -54,3 +80,23 @@ class CameraViewSet(viewsets.ModelViewSet):
         qs = Camera.objects.order_by("name")
         ids = visible_camera_ids(self.request.user)
         return qs if ids is None else qs.filter(id__in=ids)
+
+    @extend_schema(request=None, responses=StreamCheckSerializer)
+    @action(detail=True, methods=["post"])
+    def test(self, request: Request, pk: str | None = None) -> Response:
+        """Open the camera's stream now: codec, size and frame rate, or why it failed (redacted)."""
+        from backend.recorder.probe import check_stream
+
+        result = check_stream(self.get_object())
+        return Response(StreamCheckSerializer(result.as_dict()).data)
+
+    @extend_schema(responses=GapSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def gaps(self, request: Request, pk: str | None = None) -> Response:
+        """Recording gaps of this camera (newest first, at most 500), from ``camera.gap`` events."""
+        camera = self.get_object()
+        events = (Event.objects.filter(camera_id=camera.pk, type=EventType.RECORDING_GAP)
+                  .order_by("-seq")[:500])
+        rows = [{"seq": e.seq, "start": e.data.get("start"), "end": e.data.get("end"),
+                 "seconds": e.data.get("seconds")} for e in events]
+        return Response(GapSerializer(rows, many=True).data)

@@ -39,6 +39,12 @@ def validate_stream_url(value: str) -> None:
 
 
 class Camera(models.Model):
+    class State(models.TextChoices):
+        DISABLED = "disabled"
+        OFFLINE = "offline"
+        RECONNECTING = "reconnecting"
+        RECORDING = "recording"
+
     name = models.CharField(max_length=100, unique=True)
     site = models.CharField(max_length=100, blank=True, help_text="Building or area, for grouping.")
     stream_address = models.CharField(
@@ -56,6 +62,15 @@ class Camera(models.Model):
     granted_users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="cameras")
     granted_groups = models.ManyToManyField(Group, blank=True, related_name="cameras")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Live state, written only by the recorder (backend.recorder); read-only everywhere else.
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OFFLINE, editable=False)
+    last_seen_at = models.DateTimeField(null=True, blank=True, editable=False,
+                                        help_text="When the recorder last received video from the camera.")
+    last_error = models.TextField(blank=True, editable=False,
+                                  help_text="Why the last connection failed (credentials redacted).")
+    # The recorder process that records this camera, until when (see backend.recorder.leases).
+    lease_owner = models.CharField(max_length=100, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]

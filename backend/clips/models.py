@@ -7,6 +7,7 @@ log, never here.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from pathlib import PurePosixPath
 
 from django.conf import settings
@@ -53,6 +54,8 @@ class Clip(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     analysis_started_at = models.DateTimeField(null=True, blank=True)
     analysis_finished_at = models.DateTimeField(null=True, blank=True)
+    #: The tracker's live tracks at the clip's end, so the camera's next segment continues them.
+    tracker_state = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -60,3 +63,20 @@ class Clip(models.Model):
 
     def __str__(self) -> str:
         return f"{self.camera} @ {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def ends_at(self):  # type: ignore[no-untyped-def]
+        return self.started_at + timedelta(seconds=self.duration_s or 0)
+
+    def previous_segment(self, max_gap_s: float = 2.0) -> Clip | None:
+        """The camera's recorded segment that ends where this one starts (within ``max_gap_s``), if any."""
+        if self.source != self.Source.RECORDING:
+            return None
+        candidates = (Clip.objects.filter(camera_id=self.camera_id, source=self.Source.RECORDING,
+                                          started_at__lt=self.started_at,
+                                          started_at__gte=self.started_at - timedelta(hours=1))
+                      .exclude(pk=self.pk).order_by("-started_at")[:1])
+        previous = next(iter(candidates), None)
+        if previous is None or abs((self.started_at - previous.ends_at).total_seconds()) > max_gap_s:
+            return None
+        return previous

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+
 from django.core.files.storage import default_storage
 from django.db import transaction
 

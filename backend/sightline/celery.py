@@ -19,4 +19,8 @@ def _warm_detector(**_: object) -> None:
 
     from analysis.detectors.registry import get_detector
 
+    if settings.SIGHTLINE["TORCH_THREADS"]:
+        import torch
+
+        torch.set_num_threads(settings.SIGHTLINE["TORCH_THREADS"])
     get_detector(settings.SIGHTLINE["DETECTOR"])

@@ -9,6 +9,7 @@ Server mode: ``DATABASE_URL`` (PostgreSQL), ``REDIS_URL`` (Celery broker and cha
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import dj_database_url
 
@@ -50,12 +51,14 @@ INSTALLED_APPS = [
     "backend.cameras",
     "backend.clips",
     "backend.eventlog",
+    "backend.recorder.apps.RecorderAppConfig",
     "search",
     "analysis",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -114,6 +117,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names, served by WhiteNoise from the ASGI/WSGI process: no separate static server needed.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 STATICFILES_DIRS = [d for d in [BASE_DIR / "frontend" / "dist"] if d.is_dir()]
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "media/"
@@ -171,7 +179,7 @@ if ENV.REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-SIGHTLINE = {
+SIGHTLINE: dict[str, Any] = {
     "DETECTOR": ENV.DETECTOR,
     "DETECTION_MIN_CONFIDENCE": ENV.DETECTION_MIN_CONFIDENCE,
     "ANALYSIS_BATCH_SIZE": ENV.ANALYSIS_BATCH_SIZE,

@@ -48,12 +48,18 @@ class DatabaseSearchBackend(SearchBackend):
                 qs = qs.filter(camera_id__in=cameras)
         if query.min_confidence > 0:
             qs = qs.filter(confidence__gte=query.min_confidence)
-        # A sighting matches a time range when the time it covers overlaps the range.
-        if query.start is not None:
-            qs = qs.filter(end_ms__gte=query.start_ms)
-        if query.end is not None:
-            qs = qs.filter(start_ms__lt=query.end_ms)
+        # A sighting matches a time range when the time it covers overlaps the range. No sighting lasts
+        # longer than the longest one, which bounds the scan on the start_ms index from below.
+        start_ms, end_ms = query.start_ms, query.end_ms
+        if start_ms is not None:
+            qs = qs.filter(end_ms__gte=start_ms, start_ms__gte=start_ms - self._longest_ms())
+        if end_ms is not None:
+            qs = qs.filter(start_ms__lt=end_ms)
         return qs
+
+    @staticmethod
+    def _longest_ms() -> int:
+        return Sighting.objects.order_by("-duration_ms").values_list("duration_ms", flat=True).first() or 0
 
     def search(self, query: SearchQuery, *, facets: bool = True) -> SearchPage:
         qs = self._filtered(query)
@@ -74,8 +80,8 @@ class DatabaseSearchBackend(SearchBackend):
         return SearchPage(results=hits, next_cursor=next_cursor, facets=self._facets(query, qs) if facets else None)
 
     def _facets(self, query: SearchQuery, qs: QuerySet[Sighting]) -> Facets:
-        tags = dict(self._filtered(query, skip="tags").values_list("label").annotate(n=Count("id")))
-        cameras = dict(self._filtered(query, skip="cameras").values_list("camera_id").annotate(n=Count("id")))
+        tags = dict(self._filtered(query, skip="tags").values_list("label").annotate(n=Count("*")))
+        cameras = dict(self._filtered(query, skip="cameras").values_list("camera_id").annotate(n=Count("*")))
         lo, hi = query.start_ms, query.end_ms
         if lo is None or hi is None:
             bounds = qs.aggregate(lo=Min("start_ms"), hi=Max("start_ms"))
@@ -85,7 +91,7 @@ class DatabaseSearchBackend(SearchBackend):
             return Facets(tags=tags, cameras=cameras, histogram=Histogram(interval_ms=3_600_000, buckets=[]))
         interval = choose_interval(lo, hi)
         bucket = F("start_ms") / Value(interval, output_field=BigIntegerField())
-        rows = qs.annotate(bucket=bucket).values_list("bucket").annotate(n=Count("id")).order_by("bucket")
+        rows = qs.annotate(bucket=bucket).values_list("bucket").annotate(n=Count("*")).order_by("bucket")
         return Facets(
             tags=tags, cameras=cameras,
             histogram=Histogram(interval_ms=interval, buckets=[(int(b) * interval, n) for b, n in rows]),

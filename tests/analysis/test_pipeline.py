@@ -74,3 +74,36 @@ def test_the_model_runs_where_settings_say(clip):
     analyse(clip.pk)
     assert set(Event.objects.filter(type=EventType.OBJECT_DETECTED).values_list("model", flat=True)) == {
         detector.model_id}
+
+
+def test_tracks_continue_across_a_cameras_consecutive_segments(cameras, vtest_path, tmp_path):
+    """GIVEN two consecutive 4-second recorded segments of one camera, THEN people walking across the cut
+    keep their sighting: some tracks of the second segment started in the first."""
+    from datetime import timedelta
+
+    from analysis.pipeline import TRACK_ID_BITS
+    from analysis.transcode import transcode_to_h264
+
+    lobby, _ = cameras
+    start = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    clips = []
+    for n in range(2):
+        name = storage_name_for(lobby, f"segment{n}.mp4")
+        target = default_storage.path(name)
+        import os
+
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        transcode_to_h264(vtest_path, target, start_seconds=4 * n, max_seconds=4)
+        clips.append(register_clip(camera=lobby, stored_name=name, info=probe(target), queue=False,
+                                   source=Clip.Source.RECORDING, started_at=start + timedelta(seconds=4 * n)))
+    assert clips[1].previous_segment() == clips[0]
+    for clip in clips:
+        assert analyse(clip.pk) == Clip.Status.DONE
+
+    second = set(Event.objects.filter(clip_id=clips[1].pk, type=EventType.OBJECT_DETECTED)
+                 .values_list("track", flat=True))
+    carried = {t for t in second if t >> TRACK_ID_BITS == clips[0].pk}
+    assert carried, "people visible across the cut keep the track they had in the first segment"
+    for track in carried:
+        sighting = Sighting.objects.get(id=track)
+        assert sighting.start_ms < int(clips[1].started_at.timestamp() * 1000) <= sighting.end_ms

@@ -32,7 +32,7 @@ def test_results_are_sightings_with_everything_a_viewer_needs(admin, cameras):
 
 
 def test_repeatable_filters_and_cursor(admin, cameras):
-    lobby, vault = cameras
+    _lobby, vault = cameras
     body = admin.get("/api/v1/search/", {"camera": [vault.pk], "page_size": 1}).json()
     assert [r["id"] for r in body["results"]] == [5]
     body = admin.get("/api/v1/search/", {"camera": [vault.pk], "page_size": 1, "cursor": body["next_cursor"]}).json()

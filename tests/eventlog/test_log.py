@@ -19,7 +19,7 @@ def test_append_assigns_increasing_sequence_and_is_idempotent(cameras):
 
     # A redelivered task appends the same events again: nothing is added, nothing changes.
     assert EventLog.append(events) == 0
-    assert EventLog.append(events[:3] + [detection(1, cam.pk, 7, 5000, 0.9)]) == 1
+    assert EventLog.append([*events[:3], detection(1, cam.pk, 7, 5000, 0.9)]) == 1
     assert Event.objects.count() == 11
 
 

@@ -1,0 +1,32 @@
+"""Detector backends by name, so the pipeline can be pointed at other weights without code changes there.
+
+A backend is a zero-argument factory returning a warm :class:`~analysis.detectors.base.Detector`; the
+factories cache per process, so asking twice does not load the weights twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from analysis.detectors.base import Detector
+from analysis.detectors.centernet import load_default_detector
+
+_BACKENDS: dict[str, Callable[[], Detector]] = {
+    "centernet": load_default_detector,
+}
+
+
+def known_detectors() -> list[str]:
+    """Names :func:`get_detector` accepts."""
+    return sorted(_BACKENDS)
+
+
+def get_detector(name: str = "centernet") -> Detector:
+    """The process-wide detector called ``name``; unknown names raise :class:`ValueError`."""
+    try:
+        factory = _BACKENDS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown detector {name!r}; known detectors: {', '.join(known_detectors())}"
+        ) from None
+    return factory()

@@ -1,0 +1,80 @@
+"""Throughput of the whole analysis pipeline against the bare detector, on the same footage, in one run.
+
+Bare detector: the sampled frames are decoded into memory first (untimed), then only ``detector.detect``
+is timed over them in the pipeline's batch size. Pipeline: the analysis task end to end on the same clip:
+decode, resize, detect, track, thumbnails, event-log appends and the sighting projection. Both at the
+camera's analysis rate; the bare detector is measured before and after the pipeline and averaged.
+
+Usage: python -m benchmarks.bench_pipeline [--seconds 30] [--fps 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks._django import machine, setup
+
+FOOTAGE = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--fps", type=float, default=2)
+    args = parser.parse_args()
+    data_dir = setup("pipeline")
+    import torch
+    from django.conf import settings
+    from django.db import transaction
+
+    from analysis.decode import FrameSampler, probe
+    from analysis.detectors.registry import get_detector
+    from analysis.tasks import analyse
+    from analysis.transcode import transcode_to_h264
+    from backend.cameras.models import Camera
+    from backend.clips.services import register_clip
+
+    footage = transcode_to_h264(FOOTAGE, Path(data_dir) / "media" / "bench.mp4", max_seconds=args.seconds)
+    detector = get_detector(settings.SIGHTLINE["DETECTOR"])
+    batch = settings.SIGHTLINE["ANALYSIS_BATCH_SIZE"]
+    min_conf = settings.SIGHTLINE["DETECTION_MIN_CONFIDENCE"]
+    frames = np.stack([f.model_rgb for f in FrameSampler(footage, args.fps, detector.input_size)])
+    detector.detect(frames[:batch], min_conf)  # warm-up
+
+    def bare() -> float:
+        started = time.perf_counter()
+        for i in range(0, len(frames), batch):
+            detector.detect(frames[i:i + batch], min_conf)
+        return len(frames) / (time.perf_counter() - started)
+
+    bare_before = bare()
+    camera = Camera.objects.create(name="bench", analysis_fps=args.fps)
+    with transaction.atomic():
+        clip = register_clip(camera=camera, stored_name="bench.mp4", info=probe(footage), queue=False,
+                             started_at=datetime(2026, 11, 1, tzinfo=UTC))
+    started = time.perf_counter()
+    status = analyse(clip.pk)
+    pipeline_fps = len(frames) / (time.perf_counter() - started)
+    assert status == "done", status
+    bare_after = bare()
+    bare_fps = (bare_before + bare_after) / 2
+
+    print(f"Machine: {machine()}; torch {torch.__version__} on {getattr(detector, 'device', 'cpu')}, "
+          f"{torch.get_num_threads()} threads; {detector.model_id}; batch {batch}")
+    print(f"Footage: {args.seconds:g} s of vtest.avi (768x576) as H.264, sampled at {args.fps:g} fps = "
+          f"{len(frames)} frames\n")
+    print("| measure | frames/s |")
+    print("|---|---|")
+    print(f"| bare detector (mean of before/after: {bare_before:.2f}, {bare_after:.2f}) | {bare_fps:.2f} |")
+    print(f"| whole pipeline (decode → detect → track → thumbnails → event log → projection) | "
+          f"{pipeline_fps:.2f} |")
+    print(f"| pipeline / bare detector | {pipeline_fps / bare_fps:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Search over the sighting summaries in Elasticsearch, with the same answers as the database backend.
+
+Filters: tag and camera go into ``post_filter`` so the facet aggregations can leave out their own filter
+(tag counts ignore the tag filter, camera counts ignore the camera filter); visibility, confidence and the
+time range go into the query, so they apply to everything. The histogram uses the database backend's bounds
+(the query's start and end when both are given, otherwise min/max start of the filtered set: one more
+request, since a histogram's interval must be known before it runs). Cursors are ``search_after`` values
+written with :func:`encode_cursor`, so they have the database backend's format.
+
+Reads only through the read alias; never writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from elasticsearch.dsl import Q, Search
+from elasticsearch.dsl.query import Query
+
+from ..base import (
+    Facets,
+    Histogram,
+    SearchBackend,
+    SearchPage,
+    SearchQuery,
+    SightingHit,
+    choose_interval,
+    decode_cursor,
+    encode_cursor,
+    sort_key,
+)
+from .client import Names, get_client
+
+_SORT: dict[str, list[Any]] = {
+    "-confidence": [{"confidence": "desc"}, {"id": "desc"}],
+    "-time": [{"start": "desc"}, {"id": "desc"}],
+    "time": [{"start": "asc"}, {"id": "asc"}],
+}
+#: Facet sizes: COCO has 80 labels; a deployment with more cameras than this sees the top ones only.
+TAG_FACET_SIZE = 200
+CAMERA_FACET_SIZE = 5000
+_EMPTY_HISTOGRAM = Histogram(interval_ms=3_600_000, buckets=[])
+
+
+def _hit(source: dict[str, Any]) -> SightingHit:
+    return SightingHit(
+        id=source["id"],
+        label=source["label"],
+        confidence=source["confidence"],
+        camera_id=source["camera_id"],
+        start_ms=source["start"],
+        end_ms=source["end"],
+        best_ms=source["best"],
+        best_clip_id=source["best_clip_id"],
+        best_offset_ms=source["best_offset_ms"],
+        box=(source["x1"], source["y1"], source["x2"], source["y2"]),
+        detections=source["detections"],
+        model=source["model"],
+        thumbnail=source.get("thumbnail") or "",
+    )
+
+
+class ElasticsearchSearchBackend(SearchBackend):
+    name = "elasticsearch"
+
+    def _search(self) -> Search:
+        # A missing alias (nothing indexed yet) answers empty rather than 404.
+        return Search(using=get_client(), index=Names.configured().sightings_alias).params(
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )
+
+    @staticmethod
+    def _filters(query: SearchQuery) -> tuple[list[Query], list[Query], list[Query]]:
+        """(always-applied, tag, camera) filters."""
+        common: list[Query] = []
+        if query.visible_cameras is not None:
+            common.append(Q("terms", camera_id=sorted(query.visible_cameras)))
+        if query.min_confidence > 0:
+            common.append(Q("range", confidence={"gte": query.min_confidence}))
+        # A sighting matches a time range when the time it covers overlaps the range.
+        if query.start is not None:
+            common.append(Q("range", end={"gte": query.start_ms}))
+        if query.end is not None:
+            common.append(Q("range", start={"lt": query.end_ms}))
+        tags = [Q("terms", label=list(query.tags))] if query.tags else []
+        cameras = [Q("terms", camera_id=list(query.cameras))] if query.cameras else []
+        return common, tags, cameras
+
+    def search(self, query: SearchQuery, *, facets: bool = True) -> SearchPage:
+        common, tags, cameras = self._filters(query)
+        s = self._search().query(Q("bool", filter=common)).sort(*_SORT[query.sort])
+        if tags or cameras:
+            s = s.post_filter(Q("bool", filter=tags + cameras))
+        extra: dict[str, Any] = {"size": query.page_size + 1, "track_total_hits": False}
+        if query.cursor:
+            extra["search_after"] = list(decode_cursor(query.cursor, query.sort))
+        s = s.extra(**extra)
+        both_bounds = query.start_ms is not None and query.end_ms is not None
+        if facets:
+            s.aggs.bucket("tags", "filter", Q("bool", filter=cameras)).bucket(
+                "terms", "terms", field="label", size=TAG_FACET_SIZE
+            )
+            s.aggs.bucket("cameras", "filter", Q("bool", filter=tags)).bucket(
+                "terms", "terms", field="camera_id", size=CAMERA_FACET_SIZE
+            )
+            everything = s.aggs.bucket("all", "filter", Q("bool", filter=tags + cameras))
+            if both_bounds:
+                interval = choose_interval(query.start_ms, query.end_ms)  # type: ignore[arg-type]
+                everything.bucket("histogram", self._histogram(interval))
+            else:
+                everything.metric("lo", "min", field="start").metric("hi", "max", field="start")
+        response = s.execute().to_dict()
+        rows = [h["_source"] for h in response["hits"]["hits"]]
+        hits = [_hit(r) for r in rows[: query.page_size]]
+        next_cursor = (
+            encode_cursor(query.sort, sort_key(hits[-1], query.sort)) if len(rows) > query.page_size else None
+        )
+        return SearchPage(
+            results=hits,
+            next_cursor=next_cursor,
+            facets=self._facets(query, response.get("aggregations", {})) if facets else None,
+        )
+
+    @staticmethod
+    def _histogram(interval: int) -> dict[str, Any]:
+        # Fixed intervals are rounded from the epoch, like the database's integer division of epoch ms.
+        return {"date_histogram": {"field": "start", "fixed_interval": f"{interval}ms", "min_doc_count": 1}}
+
+    def _facets(self, query: SearchQuery, aggs: dict[str, Any]) -> Facets:
+        if "tags" not in aggs:  # no index yet: the database backend's answer for an empty table
+            both = query.start_ms is not None and query.end_ms is not None
+            interval = choose_interval(query.start_ms, query.end_ms) if both else 3_600_000  # type: ignore[arg-type]
+            return Facets(tags={}, cameras={}, histogram=Histogram(interval_ms=interval, buckets=[]))
+        tags = {b["key"]: b["doc_count"] for b in aggs["tags"]["terms"]["buckets"]}
+        cameras = {int(b["key"]): b["doc_count"] for b in aggs["cameras"]["terms"]["buckets"]}
+        everything = aggs["all"]
+        if "histogram" in everything:
+            interval = choose_interval(query.start_ms, query.end_ms)  # type: ignore[arg-type]
+            raw = everything["histogram"]["buckets"]
+        else:
+            lo = query.start_ms if query.start_ms is not None else everything["lo"]["value"]
+            hi = query.end_ms if query.end_ms is not None else everything["hi"]["value"]
+            if lo is None or hi is None or everything["doc_count"] == 0:
+                return Facets(tags=tags, cameras=cameras, histogram=_EMPTY_HISTOGRAM)
+            interval = choose_interval(int(lo), int(hi))
+            common, tag_f, cam_f = self._filters(query)
+            s = (
+                self._search()
+                .query(Q("bool", filter=common + tag_f + cam_f))
+                .extra(size=0, track_total_hits=False)
+            )
+            s.aggs.bucket("histogram", self._histogram(interval))
+            raw = s.execute().to_dict()["aggregations"]["histogram"]["buckets"]
+        buckets = [(int(b["key"]), b["doc_count"]) for b in raw]
+        return Facets(tags=tags, cameras=cameras, histogram=Histogram(interval_ms=interval, buckets=buckets))
+
+    def get(self, sighting_id: int) -> SightingHit | None:
+        response = self._search().query(Q("term", id=sighting_id)).extra(size=1).execute().to_dict()
+        hits = response["hits"]["hits"]
+        return _hit(hits[0]["_source"]) if hits else None

@@ -1,0 +1,391 @@
+"""The projector that keeps Elasticsearch in step with the event log, and the zero-downtime rebuild.
+
+For every ``object.detected`` event it writes one detection document (``_id`` = the event's key) and, for
+tracked detections, rewrites the track's sighting summary (``_id`` = the track id). The summary is a
+read-modify-write: this projector is the only writer, the previous summary is read with a realtime ``mget``,
+and it records ``last_seq``, the highest event already folded in, so a replay after a crash (the checkpoint
+did not advance) skips what it already counted. Detection documents are idempotent by id. Together:
+catching up twice, or rebuilding from zero, gives the same index.
+
+Writes use the bulk API and read its answer item by item: 429 and 5xx are retried with exponential backoff
+and jitter; any other refusal (a poison document) is set aside in the dead-letter index with its reason and
+logged, never skipped silently. 401/403/404 concern the cluster (a write block, rights), not the document,
+and halt the batch. When Elasticsearch cannot be reached or keeps failing, ``apply`` raises, so the checkpoint
+does not advance and ``catch_up`` resumes from it later.
+
+It must never use scripts, update/delete-by-query or reindex (absent from the dev distribution), and never
+log credentials or whole documents.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import transaction
+from elasticsearch import Elasticsearch
+
+from backend.eventlog import projections
+from backend.eventlog.models import Event, EventType, ProjectionCheckpoint
+from backend.eventlog.projections import Projection
+from search.thumbnails import thumbnail_name
+
+from . import indices
+from .client import Names, get_client, month_of_ms, previous_month
+
+log = logging.getLogger(__name__)
+
+PROJECTION_NAME = "search.elasticsearch"
+_CHUNK_OPS = 4000
+#: Refusals that concern the cluster, not the document: 401/403 (auth, index write blocks), 404 (no index).
+_HALT = frozenset({401, 403, 404})
+
+
+class ProjectionWriteError(RuntimeError):
+    """Elasticsearch kept refusing writes with a transient status; the batch must be replayed."""
+
+
+def _ms(event: Event) -> int:
+    return int(event.time.timestamp() * 1000)
+
+
+def _ordinal(event: Event) -> int:
+    # Same rule as search.projection: the detection's ordinal in its frame ends the natural key.
+    return int(event.key.rsplit(":", 1)[1])
+
+
+def detection_document(event: Event) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "key": event.key,
+        "time": _ms(event),
+        "camera_id": event.camera_id,
+        "clip_id": event.clip_id,
+        "label": event.label,
+        "confidence": event.confidence,
+        "track": event.track,
+        "offset_ms": event.offset_ms,
+        "model": event.model,
+        "x1": event.x1,
+        "y1": event.y1,
+        "x2": event.x2,
+        "y2": event.y2,
+        "thumbnail": thumbnail_name(event.clip_id, event.offset_ms or 0, _ordinal(event))  # type: ignore[arg-type]
+        if event.clip_id is not None
+        else None,
+    }
+
+
+def merge(summary: dict[str, Any] | None, event: Event) -> dict[str, Any]:
+    """Fold one detection into a track's summary: the same rule as the database projection.
+
+    Best = highest confidence; the first seen (lowest seq, since events arrive in order) wins ties.
+    """
+    at = _ms(event)
+    if summary is None:
+        summary = {
+            "id": event.track,
+            "camera_id": event.camera_id,
+            "label": event.label,
+            "model": event.model,
+            "confidence": -1.0,
+            "start": at,
+            "end": at,
+            "detections": 0,
+            "last_seq": 0,
+        }
+    summary["start"] = min(summary["start"], at)
+    summary["end"] = max(summary["end"], at)
+    summary["detections"] += 1
+    summary["last_seq"] = event.seq
+    if event.confidence is not None and event.confidence > summary["confidence"]:
+        summary.update(
+            confidence=event.confidence,
+            best=at,
+            best_seq=event.seq,
+            best_clip_id=event.clip_id,
+            best_offset_ms=event.offset_ms or 0,
+            x1=event.x1,
+            y1=event.y1,
+            x2=event.x2,
+            y2=event.y2,
+            thumbnail=thumbnail_name(event.clip_id, event.offset_ms or 0, _ordinal(event)),  # type: ignore[arg-type]
+        )
+    return summary
+
+
+class ElasticsearchProjection(Projection):
+    name = PROJECTION_NAME
+    transactional = False
+    inline = False
+
+    #: Attempts for an item answered 429/5xx before the batch is abandoned (and replayed later).
+    max_attempts = 6
+    base_backoff_s = 0.2
+    max_backoff_s = 10.0
+
+    def __init__(
+        self,
+        *,
+        generation: int | None = None,
+        client: Elasticsearch | None = None,
+        names: Names | None = None,
+    ) -> None:
+        # ``generation`` pins the writer to a generation being rebuilt; ``None`` follows the live one.
+        self._pinned = generation
+        self._client = client
+        self._names = names
+        self._known_indices: set[str] = set()
+        self._ready_prefixes: set[str] = set()
+
+    @property
+    def client(self) -> Elasticsearch:
+        return self._client or get_client()
+
+    @property
+    def names(self) -> Names:
+        return self._names or Names.configured()
+
+    def lag(self) -> int:
+        return projections.lag(self.name)
+
+    # -- writing ---------------------------------------------------------------------------------------
+
+    def _prepare(self) -> tuple[int, bool]:
+        """(generation to write, whether it is the live one), creating templates and generation 1 if new."""
+        client, names = self.client, self.names
+        if names.prefix not in self._ready_prefixes:
+            indices.ensure_templates(client, names)
+            self._ready_prefixes.add(names.prefix)
+        live = indices.live_generation(client, names)
+        if live is None:
+            live = 1
+            indices.set_live_generation(client, names, live)
+        if self._pinned is not None:
+            return self._pinned, self._pinned == live
+        return live, True
+
+    def _ensure_partition(self, index: str, live: bool) -> None:
+        if index in self._known_indices:
+            return
+        if not self.client.indices.exists(index=index):
+            indices.create_partition(self.client, self.names, index, live=live)
+        self._known_indices.add(index)
+
+    def apply(self, events: Sequence[Event]) -> None:
+        detections = [e for e in events if e.type == EventType.OBJECT_DETECTED]
+        if not detections:
+            return
+        generation, live = self._prepare()
+        names = self.names
+        ops: list[tuple[dict[str, Any], dict[str, Any] | None, Event]] = []
+        for event in detections:
+            index = names.partition(indices.DETECTIONS, generation, month_of_ms(_ms(event)))
+            ops.append(({"index": {"_index": index, "_id": event.key}}, detection_document(event), event))
+        ops.extend(self._sighting_ops(detections, generation))
+        for index in {meta[next(iter(meta))]["_index"] for meta, _, _ in ops}:
+            self._ensure_partition(index, live)
+        for start in range(0, len(ops), _CHUNK_OPS):
+            self._write(ops[start : start + _CHUNK_OPS])
+
+    def _sighting_ops(
+        self, detections: Sequence[Event], generation: int
+    ) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None, Event]]:
+        names = self.names
+        by_track: dict[int, list[Event]] = {}
+        for event in detections:
+            if event.track is not None:
+                by_track.setdefault(event.track, []).append(event)
+        if not by_track:
+            return
+        # A summary lives in its start month: look where it can be (the months of this batch's detections of
+        # the track and the month before; a track does not outlive a month boundary by more than that).
+        # Months whose index does not exist come back as per-document index_not_found errors: cheaper than
+        # listing the partitions on every batch.
+        docs: list[dict[str, str]] = []
+        for track, track_events in by_track.items():
+            months = {month_of_ms(_ms(e)) for e in track_events}
+            months.add(previous_month(min(months)))
+            docs.extend(
+                {"_index": names.partition(indices.SIGHTINGS, generation, month), "_id": str(track)}
+                for month in sorted(months)
+            )
+        found: dict[int, tuple[str, dict[str, Any]]] = {}
+        for doc in self.client.mget(docs=docs)["docs"]:
+            if doc.get("found"):
+                found[int(doc["_id"])] = (doc["_index"], doc["_source"])
+            elif "error" in doc and doc["error"].get("type") != "index_not_found_exception":
+                # Without the previous summary we would count its detections again: fail the batch instead.
+                raise ProjectionWriteError(
+                    f"could not read sighting {doc['_id']}: {doc['error'].get('type')}"
+                )
+        for track, track_events in by_track.items():
+            old_index, summary = found.get(track, (None, None))
+            summary = dict(summary) if summary is not None else None
+            last_seq = summary["last_seq"] if summary is not None else 0
+            fresh = [e for e in track_events if e.seq > last_seq]
+            if not fresh:
+                continue  # a replay of events already folded in
+            for event in fresh:
+                summary = merge(summary, event)
+            assert summary is not None
+            index = names.partition(indices.SIGHTINGS, generation, month_of_ms(summary["start"]))
+            yield {"index": {"_index": index, "_id": str(track)}}, summary, fresh[-1]
+            if old_index is not None and old_index != index:
+                # An earlier detection arrived late and moved the start into another month.
+                yield {"delete": {"_index": old_index, "_id": str(track)}}, None, fresh[-1]
+
+    def _write(self, ops: list[tuple[dict[str, Any], dict[str, Any] | None, Event]]) -> None:
+        pending = ops
+        for attempt in range(self.max_attempts):
+            body: list[dict[str, Any]] = []
+            for meta, doc, _ in pending:
+                body.append(meta)
+                if doc is not None:
+                    body.append(doc)
+            response = self.client.bulk(operations=body)
+            if not response["errors"]:
+                return
+            retry, poison = [], []
+            for op, item in zip(pending, response["items"], strict=True):
+                result = next(iter(item.values()))
+                status = result.get("status", 500)
+                if status < 300 or (status == 404 and "delete" in item):
+                    continue
+                if status == 429 or status >= 500:
+                    retry.append(op)
+                elif status in _HALT:
+                    # Not the document's fault (a write block, missing rights): setting it aside would empty
+                    # the stream into the dead-letter index. Stop; the checkpoint stays put.
+                    error = result.get("error") or {}
+                    raise ProjectionWriteError(
+                        f"Elasticsearch refused writes ({status} {error.get('type')}); "
+                        "the checkpoint stays put and catch_up will replay the batch"
+                    )
+                else:
+                    poison.append((op, result))
+            if poison:
+                self._set_aside(poison)
+            if not retry:
+                return
+            pending = retry
+            if attempt + 1 < self.max_attempts:
+                delay = min(self.max_backoff_s, self.base_backoff_s * 2**attempt)
+                time.sleep(delay / 2 + random.uniform(0, delay / 2))  # noqa: S311 (jitter, not crypto)
+        raise ProjectionWriteError(
+            f"Elasticsearch refused {len(pending)} document(s) with a transient status after "
+            f"{self.max_attempts} attempts; the checkpoint stays put and catch_up will replay the batch"
+        )
+
+    def _set_aside(
+        self, poison: list[tuple[tuple[dict[str, Any], dict[str, Any] | None, Event], dict]]
+    ) -> None:
+        names = self.names
+        body: list[dict[str, Any]] = []
+        now = int(datetime.now(tz=UTC).timestamp() * 1000)
+        for (meta, doc, event), result in poison:
+            action = next(iter(meta))
+            kind = (
+                indices.SIGHTINGS
+                if f"-{indices.SIGHTINGS}-" in meta[action]["_index"]
+                else indices.DETECTIONS
+            )
+            error = result.get("error") or {}
+            reason = str(error.get("reason", ""))[:2000]
+            log.error(
+                "search.elasticsearch set aside %s %s (event #%s): %s: %s",
+                kind,
+                meta[action]["_id"],
+                event.seq,
+                error.get("type"),
+                reason[:300],
+            )
+            body.append(
+                {"index": {"_index": names.deadletter, "_id": f"{kind}:{meta[action]['_id']}:{event.seq}"}}
+            )
+            body.append(
+                {
+                    "kind": kind,
+                    "doc_id": meta[action]["_id"],
+                    "index": meta[action]["_index"],
+                    "seq": event.seq,
+                    "status": result.get("status"),
+                    "error_type": error.get("type"),
+                    "reason": reason,
+                    "at": now,
+                    # A bounded excerpt: enough to see what was wrong, never an unbounded copy.
+                    "document": json.dumps(doc, default=str)[:4000] if doc is not None else None,
+                }
+            )
+        response = self.client.bulk(operations=body, refresh="wait_for")
+        if response["errors"]:
+            raise ProjectionWriteError("could not record refused documents in the dead-letter index")
+
+    # -- resets and rebuilds ---------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Drop everything (``projections.rebuild``: with downtime). Prefer :func:`rebuild_index`."""
+        indices.drop_everything(self.client, self.names)
+        self._known_indices.clear()
+        self._ready_prefixes.clear()
+
+    def refresh(self) -> None:
+        self.client.indices.refresh(
+            index=f"{self.names.prefix}-*", allow_no_indices=True, ignore_unavailable=True
+        )
+
+
+def _replay(target: ElasticsearchProjection, after: int, upto: int, batch: int) -> int:
+    done, position = 0, after
+    while True:
+        events = list(Event.objects.filter(seq__gt=position, seq__lte=upto).order_by("seq")[:batch])
+        if not events:
+            return done
+        target.apply(events)
+        position = events[-1].seq
+        done += len(events)
+
+
+def rebuild_index(
+    *, batch: int = projections.DEFAULT_BATCH, client: Elasticsearch | None = None, names: Names | None = None
+) -> dict[str, int]:
+    """Build a new generation from the whole log while searches keep using the old one, then swap.
+
+    1. Replay the log up to its head into generation N+1 (no alias: invisible to searches).
+    2. Holding the projection's checkpoint row (the live projector cannot run a batch meanwhile), replay
+       what was appended since, swap both aliases in one request, make N+1 the written generation and
+       move the checkpoint to the head.
+    3. Delete generation N.
+    """
+    client = client or get_client()
+    names = names or Names.configured()
+    live_writer = ElasticsearchProjection(client=client, names=names)
+    old, _ = live_writer._prepare()
+    # Leftovers of a rebuild that died half-way are neither live nor useful.
+    for stale in indices.generations(client, names) - {old}:
+        indices.delete_generation(client, names, stale)
+    new = max(indices.generations(client, names) | {old}) + 1
+    target = ElasticsearchProjection(generation=new, client=client, names=names)
+    head = Event.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    replayed = _replay(target, 0, head, batch)
+    with transaction.atomic():
+        checkpoint, _ = ProjectionCheckpoint.objects.get_or_create(name=PROJECTION_NAME)
+        # Locks the row on PostgreSQL (SQLite serialises writers by itself): no live batch interleaves.
+        checkpoint = ProjectionCheckpoint.objects.select_for_update().get(name=PROJECTION_NAME)
+        final = Event.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+        replayed += _replay(target, head, final, batch)
+        client.indices.refresh(
+            index=names.generation_pattern(new), allow_no_indices=True, ignore_unavailable=True
+        )
+        indices.swap_aliases(client, names, old, new)
+        indices.set_live_generation(client, names, new)
+        checkpoint.position = final
+        checkpoint.save(update_fields=["position", "updated_at"])
+    indices.delete_generation(client, names, old)
+    log.info("search.elasticsearch rebuilt generation %s from %s events (was %s)", new, replayed, old)
+    return {"generation": new, "previous": old, "events": replayed, "position": final}

