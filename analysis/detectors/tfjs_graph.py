@@ -392,7 +392,11 @@ _BINARY: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
     "FloorMod": torch.remainder,  # Python-style sign, as TF's FloorMod.
 }
 
-_FUSED_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"Relu": F.relu, "Relu6": F.relu6}
+# In place: they only ever see a convolution's fresh output, so no other step can hold a reference to it.
+_FUSED_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "Relu": F.relu_,
+    "Relu6": lambda x: x.clamp_(0.0, 6.0),
+}
 
 _LAYOUT_FREE_UNARY = set(_UNARY) | {"Cast"}
 

@@ -68,6 +68,7 @@ def _iter_boxes(results: list[list[Detection]]) -> Iterator[Detection]:
         yield from per_frame
 
 
+@pytest.mark.slow
 def test_loads_real_model(detector: CenterNetDetector) -> None:
     assert detector.model_id == "centernet-mnv3@human-3.3.6"
     assert detector.input_size == SIDE
@@ -79,6 +80,7 @@ def test_loads_real_model(detector: CenterNetDetector) -> None:
     assert get_detector("centernet") is get_detector()
 
 
+@pytest.mark.slow
 def test_finds_people_in_cctv_frames(detector: CenterNetDetector, frames: np.ndarray) -> None:
     results = detector.detect(frames, min_confidence=0.3)
     assert len(results) == len(frames)
@@ -98,6 +100,7 @@ def test_finds_people_in_cctv_frames(detector: CenterNetDetector, frames: np.nda
         assert (d.y2 - d.y1) > (d.x2 - d.x1) and (d.y2 - d.y1) < 0.8, d
 
 
+@pytest.mark.slow
 def test_batch_equals_single_frames(detector: CenterNetDetector, frames: np.ndarray) -> None:
     batch = frames[:4]
     saved = detector.max_batch
@@ -118,6 +121,7 @@ def test_batch_equals_single_frames(detector: CenterNetDetector, frames: np.ndar
         assert torch.allclose(single_raw[:, 4], batched_raw[i, :, 4], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_torch_decode_matches_graph_tail(detector: CenterNetDetector, frames: np.ndarray) -> None:
     """The whole graph, tail included, run by the generic loader at batch 1, against the torch decode."""
     graph = read_graph_model(_require_weights() / MODEL_JSON)
