@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--fps", type=float, default=2)
     args = parser.parse_args()
-    data_dir = setup("pipeline")
+    setup("pipeline")
     import torch
     from django.conf import settings
     from django.db import transaction
@@ -39,7 +39,9 @@ def main() -> None:
     from backend.cameras.models import Camera
     from backend.clips.services import register_clip
 
-    footage = transcode_to_h264(FOOTAGE, Path(data_dir) / "media" / "bench.mp4", max_seconds=args.seconds)
+    media = Path(settings.MEDIA_ROOT)
+    media.mkdir(parents=True, exist_ok=True)
+    footage = transcode_to_h264(FOOTAGE, media / "bench.mp4", max_seconds=args.seconds)
     detector = get_detector(settings.SIGHTLINE["DETECTOR"])
     batch = settings.SIGHTLINE["ANALYSIS_BATCH_SIZE"]
     min_conf = settings.SIGHTLINE["DETECTION_MIN_CONFIDENCE"]

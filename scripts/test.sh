@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --tests
 export DJANGO_SETTINGS_MODULE=backend.sightline.settings_test
 
+echo "== front-end unit tests (Vitest)"
+(cd frontend && npm test --silent)
+
 echo "== static checks"
 .venv/bin/ruff check .
 .venv/bin/python manage.py makemigrations --check --dry-run -v 0

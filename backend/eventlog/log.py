@@ -16,6 +16,8 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from backend.live import notify as live_notify
+
 from .models import Event, EventType
 
 #: Arbitrary constant naming the advisory lock that orders appends on PostgreSQL.
@@ -86,6 +88,9 @@ class EventLog:
                 Event.objects.bulk_create(rows, batch_size=_KEY_CHUNK, ignore_conflicts=True)
             if project and rows:
                 projections.catch_up_inline()
+            if rows:  # Wake live-feed consumers once this commits (a hint: they re-read the log; never fails).
+                head = EventLog.head()
+                transaction.on_commit(lambda: live_notify.log_appended(head))
         return len(rows)
 
     @staticmethod

@@ -1,12 +1,23 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels (the live feed)."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels (the live feed, ``backend.live``).
+
+WebSockets pass the origin check (``AllowedHostsOriginValidator``; token clients without ``Origin`` are let
+through, see ``backend.live.auth``), then cookie-session auth, then ``?token=`` auth.
+"""
 
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.sightline.settings")
+# Django must be set up before anything that imports models (the consumers) is imported.
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from backend.live.auth import websocket_auth  # noqa: E402
+from backend.live.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter({
+    "http": django_asgi_app,
+    "websocket": websocket_auth(URLRouter(websocket_urlpatterns)),
+})

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "backend.clips",
     "backend.eventlog",
     "backend.recorder.apps.RecorderAppConfig",
+    "backend.live.apps.LiveConfig",
     "search",
     "analysis",
 ]
@@ -123,6 +124,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 STATICFILES_DIRS = [d for d in [BASE_DIR / "frontend" / "dist"] if d.is_dir()]
+# Vite names built assets "<name>-<8-char hash>.<ext>" under assets/: cache them forever.
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^.+[-.][0-9A-Za-z_-]{8,12}\.(?:js|css|woff2?|svg|png)$"
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "media/"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024

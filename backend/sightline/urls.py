@@ -1,13 +1,14 @@
 from django.contrib import admin
-from django.urls import include, path
-from django.views.generic import TemplateView
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from backend.accounts.api import MeView, TokenView
+from backend.accounts.session_api import SessionView
 from backend.cameras.api import CameraViewSet
 from backend.clips.api import ClipViewSet
 from backend.eventlog.api import EventListView
+from backend.sightline.spa import ROUTE_PATTERN, spa_view
 from search.api import SearchView, SightingDetailView, SightingThumbnailView
 
 router = DefaultRouter(trailing_slash=True)
@@ -16,6 +17,7 @@ router.register("clips", ClipViewSet, basename="clip")
 
 api_v1 = [
     path("auth/token/", TokenView.as_view(), name="token"),
+    path("auth/session/", SessionView.as_view(), name="session"),
     path("me/", MeView.as_view(), name="me"),
     path("search/", SearchView.as_view(), name="search"),
     path("sightings/<int:sighting_id>/", SightingDetailView.as_view(), name="sighting"),
@@ -28,5 +30,6 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
-    path("", TemplateView.as_view(template_name="index.html"), name="home"),
+    path("", spa_view, name="home"),
+    re_path(ROUTE_PATTERN, spa_view, name="spa"),
 ]

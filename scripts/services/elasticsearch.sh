@@ -3,13 +3,20 @@
 #
 #   scripts/services/elasticsearch.sh install|start|wait|stop|url|status
 #
-# Everything lives under .services/elasticsearch/ (gitignored). It downloads the small Apache-2.0
-# "integ-test-zip" distribution from Maven Central (no x-pack, no painless, no reindex module: Sightline's code
-# paths never use scripts nor *-by-query APIs) and verifies it against Maven Central's .sha1.
-# The version is the newest one whose major matches the installed Python client's; Maven Central stopped
-# publishing this artifact after 8.19.x, so when no such version exists it falls back to the newest 8.19.x
-# (the client is told to speak the server's major, see search/backends/elasticsearch/client.py).
-# Override with ES_VERSION=x.y.z. Port: ES_PORT (default 9201), bound to 127.0.0.1 only.
+# Everything lives under .services/elasticsearch/ (gitignored). Port: ES_PORT (default 9201), 127.0.0.1 only.
+#
+# ES_FLAVOUR=maven (default): Elasticsearch 9.x assembled from Maven Central artifacts, because Maven Central
+#   has no 9.x distribution archive. scripts/services/elasticsearch9/pom.xml resolves the server jar's runtime
+#   dependencies (lib/), the entitlement bridge and the transport-netty4 module (HTTP + transport); mvn runs
+#   with --strict-checksums, and every jar in the local repository is checked against Maven Central's .sha1.
+#   Small stand-ins for the pieces Central lacks are compiled from scripts/services/elasticsearch9/src/: the
+#   entitlement agent, the ANSI console loader, the server-cli's ServerArgs hand-off (WriteServerArgs) and the
+#   rest-root module (GET /). No x-pack, painless, reindex, analysis-common nor aggregations modules; no native
+#   library (libvec): ES logs "native access is not available" and runs without seccomp/mlock, fine on loopback.
+#   Version: the newest on Central matching the Python client's major.minor, else its major (ES_VERSION=x.y.z).
+# ES_FLAVOUR=integ-test-zip: the old path, the small Apache-2.0 "integ-test-zip" distribution, which Maven
+#   Central stopped publishing after 8.19.x (the client then speaks compatible-with=8, see
+#   search/backends/elasticsearch/client.py). Version: newest matching the client's major, else newest 8.19.x.
 #
 # It must never: run Elasticsearch as root, listen on anything but loopback, or touch data outside .services/.
 set -euo pipefail
@@ -20,17 +27,24 @@ PORT="${ES_PORT:-9201}"
 ES_USER="sightline-es"
 JAVA_HOME_DEFAULT="/usr/lib/jvm/temurin-25-jdk-amd64"
 MAVEN="https://repo1.maven.org/maven2/org/elasticsearch/distribution/integ-test-zip/elasticsearch"
+MAVEN_SERVER="https://repo1.maven.org/maven2/org/elasticsearch/elasticsearch"
+FLAVOUR="${ES_FLAVOUR:-maven}"
+ES9_SRC="$ROOT/scripts/services/elasticsearch9"
+M2="$BASE/m2"
+TMPD="$BASE/tmp-$PORT"
 PIDFILE="$BASE/es-$PORT.pid"
 DATA="$BASE/data-$PORT"
 LOGS="$BASE/logs-$PORT"
 
 log() { echo "elasticsearch.sh: $*" >&2; }
 
-client_major() {
+client_version() {
   local py="$ROOT/.venv/bin/python"
   [[ -x "$py" ]] || py=python3
-  "$py" -c 'import elasticsearch; print(elasticsearch.__versionstr__.split(".")[0])' 2>/dev/null || echo 9
+  "$py" -c 'import elasticsearch; print(elasticsearch.__versionstr__)' 2>/dev/null || echo 9.5.0
 }
+
+client_major() { client_version | cut -d. -f1; }
 
 pick_version() {
   if [[ -n "${ES_VERSION:-}" ]]; then echo "$ES_VERSION"; return; fi
@@ -45,9 +59,148 @@ pick_version() {
   echo "$v"
 }
 
+# ---------------------------------------------------------------- ES_FLAVOUR=maven (9.x from Maven Central)
+
+maven_home() {
+  local d
+  for d in $(ls -d "$BASE"/maven-elasticsearch-*/ 2>/dev/null | sed 's:/$::' | sort -V -r); do
+    if [[ -n "${ES_VERSION:-}" && "$d" != "$BASE/maven-elasticsearch-$ES_VERSION" ]]; then continue; fi
+    [[ -f "$d/.complete" ]] && { echo "$d"; return; }
+  done
+}
+
+maven_pick_version() {
+  if [[ -n "${ES_VERSION:-}" ]]; then echo "$ES_VERSION"; return; fi
+  local meta cv mm v
+  meta="$(curl -fsSL --retry 3 "$MAVEN_SERVER/maven-metadata.xml")"
+  cv="$(client_version)"; mm="$(cut -d. -f1,2 <<<"$cv")"
+  v="$(grep -o "<version>${mm//./\\.}\.[0-9]*</version>" <<<"$meta" | sed 's/<[^>]*>//g' | sort -V | tail -1)"
+  [[ -n "$v" ]] || v="$(grep -o "<version>${cv%%.*}\.[0-9]*\.[0-9]*</version>" <<<"$meta" | sed 's/<[^>]*>//g' | sort -V | tail -1)"
+  [[ -n "$v" ]] || { log "no Elasticsearch ${cv%%.*}.x server jar on Maven Central"; exit 1; }
+  echo "$v"
+}
+
+java_home() { echo "${ES_JAVA_HOME:-$JAVA_HOME_DEFAULT}"; }
+
+# Every artifact mvn fetched into the local repository must match Maven Central's .sha1 next to it.
+verify_m2() {
+  local f want got n=0
+  while IFS= read -r f; do
+    [[ -f "$f.sha1" ]] || { log "no .sha1 for $f"; exit 1; }
+    want="$(awk '{print $1; exit}' "$f.sha1")"; got="$(sha1sum "$f" | awk '{print $1}')"
+    [[ "$want" == "$got" ]] || { rm -f "$f"; log "checksum mismatch for $f (removed)"; exit 1; }
+    n=$((n + 1))
+  done < <(find "$M2" \( -name '*.jar' -o -name '*.pom' \) -type f)
+  log "verified $n artifacts against Maven Central .sha1"
+}
+
+maven_install() {
+  mkdir -p "$BASE"
+  local h; h="$(maven_home)"
+  if [[ -n "$h" ]]; then log "installed: $h"; return; fi
+  command -v mvn >/dev/null || { log "mvn is required (apt-get install maven)"; exit 1; }
+  local v jh work home mvnq
+  v="$(maven_pick_version)"; jh="$(java_home)"
+  home="$BASE/maven-elasticsearch-$v"; work="$home.part"
+  rm -rf "$work"; mkdir -p "$work/lib" "$work/modules/transport-netty4" "$work/config" "$work/plugins" \
+    "$work/lib/entitlement-agent" "$work/lib/entitlement-bridge" "$work/lib/tools/ansi-console" "$work/lib/tools/sightline"
+  log "resolving Elasticsearch $v from Maven Central"
+  mvnq=(mvn -B -q -C -Dstyle.color=never -f "$ES9_SRC/pom.xml" -Dmaven.repo.local="$M2" -Des.version="$v" -DincludeScope=runtime)
+  "${mvnq[@]}" -P server dependency:copy-dependencies -DoutputDirectory="$work/lib" >&2
+  "${mvnq[@]}" -P '!server,bridge' dependency:copy-dependencies -DoutputDirectory="$work/lib/entitlement-bridge" >&2
+  "${mvnq[@]}" -P '!server,netty' dependency:copy-dependencies -DoutputDirectory="$work/modules/transport-netty4" >&2
+  verify_m2
+  # The module's descriptor and entitlement policy ship inside its jar.
+  (cd "$work/modules/transport-netty4" && unzip -q -o -j "transport-netty4-$v.jar" 'META-INF/es-plugins/transport-netty4/*' -d .)
+  [[ -f "$work/modules/transport-netty4/plugin-descriptor.properties" ]] || { log "transport-netty4 has no descriptor"; exit 1; }
+  # Stand-ins for what Central does not publish.
+  local classes="$work/.classes" javac=("$jh/bin/javac" --release 21 -proc:none -nowarn -cp "$work/lib/*")
+  rm -rf "$classes"; mkdir -p "$classes"/{agent,ansi,args,root}
+  "${javac[@]}" -d "$classes/agent" "$ES9_SRC/src/EntitlementAgent.java"
+  "${javac[@]}" -d "$classes/ansi" "$ES9_SRC/src/AnsiConsoleLoader.java"
+  "${javac[@]}" -d "$classes/args" "$ES9_SRC/src/WriteServerArgs.java"
+  "${javac[@]}" -d "$classes/root" "$ES9_SRC/src/rest-root/RestRootPlugin.java"
+  printf 'Agent-Class: org.elasticsearch.entitlement.agent.EntitlementAgent\nCan-Redefine-Classes: true\nCan-Retransform-Classes: true\n' >"$classes/agent.mf"
+  "$jh/bin/jar" cfm "$work/lib/entitlement-agent/sightline-entitlement-agent.jar" "$classes/agent.mf" -C "$classes/agent" .
+  "$jh/bin/jar" cf "$work/lib/tools/ansi-console/sightline-ansi-console.jar" -C "$classes/ansi" .
+  "$jh/bin/jar" cf "$work/lib/tools/sightline/sightline-server-args.jar" -C "$classes/args" .
+  mkdir -p "$work/modules/sightline-rest-root"
+  "$jh/bin/jar" cf "$work/modules/sightline-rest-root/sightline-rest-root.jar" -C "$classes/root" .
+  printf '%s\n' 'name=sightline-rest-root' 'description=GET / (stand-in for the rest-root module)' "version=$v" \
+    'classname=sightline.es.RestRootPlugin' 'java.version=21' "elasticsearch.version=$v" \
+    >"$work/modules/sightline-rest-root/plugin-descriptor.properties"
+  rm -rf "$classes"
+  cp "$ES9_SRC"/config/* "$work/config/"
+  touch "$work/.complete"
+  rm -rf "$home"; mv "$work" "$home"
+  log "installed: $home"
+}
+
+# Runs as $ES_USER in its own session: plays the server-cli, i.e. starts the server JVM and writes the
+# serialized ServerArgs to its stdin, then keeps stdin open (EOF there makes the server exit) until it exits.
+maven_run() {
+  local es_home="$1" jh; jh="$(java_home)"
+  local fifo="$TMPD/cli-$$.fifo" v
+  v="$(basename "$es_home")"; v="${v#maven-elasticsearch-}"
+  rm -f "$fifo"; mkfifo -m 600 "$fifo"
+  cd "$es_home"
+  LIBFFI_TMPDIR="$TMPD" "$jh/bin/java" -Xms512m -Xmx512m ${ES_EXTRA_JAVA_OPTS:-} \
+    -Xss1m -XX:+UseG1GC -XX:-OmitStackTraceInFastThrow -Djava.awt.headless=true -Dfile.encoding=UTF-8 \
+    -Djava.locale.providers=CLDR -Djna.nosys=true -Djava.io.tmpdir="$TMPD" \
+    -Des.networkaddress.cache.ttl=60 -Des.networkaddress.cache.negative.ttl=10 \
+    -Dio.netty.noUnsafe=true -Dio.netty.noKeySetOptimization=true -Dio.netty.recycler.maxCapacityPerThread=0 \
+    -Dlog4j.shutdownHookEnabled=false -Dlog4j2.disable.jmx=true -Dlog4j2.formatMsgNoLookups=true \
+    -Des.path.home="$es_home" -Des.path.conf="$es_home/config" -Des.distribution.type=tar \
+    -Djdk.attach.allowAttachSelf=true -XX:+EnableDynamicAgentLoading \
+    --patch-module=java.base="$es_home/lib/entitlement-bridge/elasticsearch-entitlement-bridge-$v.jar" \
+    --add-exports=java.base/org.elasticsearch.entitlement.bridge=org.elasticsearch.entitlement,java.logging,java.net.http,java.naming,jdk.net \
+    --enable-native-access=org.elasticsearch.nativeaccess,org.apache.lucene.core \
+    --module-path "$es_home/lib" --add-modules=jdk.net --add-modules=jdk.incubator.vector --add-modules=ALL-MODULE-PATH \
+    -m org.elasticsearch.server/org.elasticsearch.bootstrap.Elasticsearch <"$fifo" &
+  local es=$!
+  exec 3>"$fifo"
+  rm -f "$fifo"
+  "$jh/bin/java" -cp "$es_home/lib/*:$es_home/lib/tools/sightline/*" WriteServerArgs \
+    "$es_home/config" "$LOGS" "$PIDFILE" \
+    path.home="$es_home" path.data="$DATA" path.logs="$LOGS" \
+    cluster.name="sightline-dev-$PORT" node.name=sightline-dev network.host=127.0.0.1 http.port="$PORT" \
+    transport.port=0 discovery.type=single-node cluster.routing.allocation.disk.threshold_enabled=false \
+    action.destructive_requires_name=true >&3 || { kill "$es" 2>/dev/null; exit 1; }
+  wait "$es"
+}
+
+maven_start() {
+  maven_install
+  if running_pid >/dev/null; then log "already running on $PORT (pid $(running_pid))"; return; fi
+  local es_home; es_home="$(maven_home)"
+  mkdir -p "$DATA" "$LOGS" "$TMPD"
+  rm -f "$PIDFILE"
+  if [[ "$(id -u)" == 0 ]]; then
+    ensure_user
+    chown -R "$ES_USER" "$BASE"
+    chmod o+x "$ROOT" "$ROOT/.services" 2>/dev/null || true
+  fi
+  as_es env ES_PORT="$PORT" ES_JAVA_HOME="$(java_home)" ES_EXTRA_JAVA_OPTS="${ES_EXTRA_JAVA_OPTS:-}" \
+    setsid "$ROOT/scripts/services/elasticsearch.sh" _run "$es_home" </dev/null >"$LOGS/stdout.log" 2>&1 &
+  local launcher=$! deadline=$((SECONDS + ${ES_START_TIMEOUT:-120}))
+  # Like `elasticsearch -d`: return once the node answers HTTP (or fail with its log).
+  while ((SECONDS < deadline)); do
+    if curl -fs -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null && running_pid >/dev/null; then
+      log "started on $PORT (pid $(running_pid))"; return 0
+    fi
+    if ! kill -0 "$launcher" 2>/dev/null; then break; fi
+    sleep 0.5
+  done
+  log "failed to start on $PORT; log tail:"
+  tail -n 30 "$LOGS/stdout.log" "$LOGS/sightline-dev-$PORT.log" >&2 2>/dev/null || true
+  exit 1
+}
+
+# ---------------------------------------------------------------- ES_FLAVOUR=integ-test-zip (8.19.x)
+
 home() { ls -d "$BASE"/elasticsearch-*/ 2>/dev/null | sort -V | tail -1 | sed 's:/$::'; }
 
-cmd_install() {
+zip_install() {
   mkdir -p "$BASE"
   if [[ -n "$(home)" && -x "$(home)/bin/elasticsearch" ]]; then log "installed: $(home)"; return; fi
   local v zip sha
@@ -87,8 +240,8 @@ as_es() {
   fi
 }
 
-cmd_start() {
-  cmd_install
+zip_start() {
+  zip_install
   if running_pid >/dev/null; then log "already running on $PORT (pid $(running_pid))"; return; fi
   local es_home; es_home="$(home)"
   mkdir -p "$DATA" "$LOGS"
@@ -147,9 +300,26 @@ cmd_url() { echo "http://127.0.0.1:$PORT"; }
 
 cmd_status() { if pid="$(running_pid)"; then echo "running pid $pid $(cmd_url)"; else echo "stopped"; return 1; fi; }
 
+cmd_install() {
+  case "$FLAVOUR" in
+    maven) maven_install ;;
+    integ-test-zip) zip_install ;;
+    *) log "unknown ES_FLAVOUR=$FLAVOUR (maven|integ-test-zip)"; exit 2 ;;
+  esac
+}
+
+cmd_start() {
+  case "$FLAVOUR" in
+    maven) maven_start ;;
+    integ-test-zip) zip_start ;;
+    *) log "unknown ES_FLAVOUR=$FLAVOUR (maven|integ-test-zip)"; exit 2 ;;
+  esac
+}
+
 case "${1:-}" in
   install) cmd_install ;;
   start) cmd_start ;;
+  _run) maven_run "$2" ;;  # internal: see maven_start
   wait) cmd_wait ;;
   stop) cmd_stop ;;
   url) cmd_url ;;

@@ -1,0 +1,1 @@
+"""The live detection feed: a WebSocket projection of the event log (``ws /ws/detections/``)."""

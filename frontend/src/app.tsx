@@ -1,0 +1,62 @@
+import { useEffect, useState } from "preact/hooks";
+import { api, auth, logout, type Me, onUnauthorized } from "./api/client";
+import { CamerasPage } from "./pages/Cameras";
+import { LivePage } from "./pages/Live";
+import { LoginPage } from "./pages/Login";
+import { SearchPage } from "./pages/Search";
+import { SightingPage } from "./pages/Sighting";
+import { UploadPage } from "./pages/Upload";
+import { linkClick, matchRoute, navigate, onNavigate } from "./lib/router";
+
+const NAV = [["/", "Search", "search"], ["/live", "Live", "live"], ["/upload", "Upload", "upload"],
+  ["/cameras", "Cameras", "cameras"]] as const;
+const TITLES: Record<string, string> = { search: "Search", live: "Live", upload: "Upload", cameras: "Cameras" };
+
+export function App() {
+  const [loc, setLoc] = useState({ path: location.pathname, search: location.search });
+  const [authed, setAuthed] = useState(!!auth.token);
+  const [me, setMe] = useState<Me | null>(null);
+
+  useEffect(() => onNavigate(() => { setLoc({ path: location.pathname, search: location.search }); window.scrollTo(0, 0); }), []);
+  useEffect(() => onUnauthorized(() => setAuthed(false)), []);
+  useEffect(() => {
+    if (!authed) { setMe(null); return; }
+    api.GET("/api/v1/me/").then(({ data }) => data && setMe(data));
+  }, [authed]);
+
+  const route = matchRoute(loc.path);
+  useEffect(() => { if (TITLES[route.name]) document.title = `${TITLES[route.name]} · Sightline`; }, [route.name]);
+
+  if (!authed || route.name === "login") {
+    return <LoginPage onLogin={() => { setAuthed(true); if (route.name === "login") navigate("/", { replace: true }); }} />;
+  }
+  let page;
+  switch (route.name) {
+    case "search": page = <SearchPage search={loc.search} />; break;
+    case "sighting": page = <SightingPage id={route.id} search={loc.search} />; break;
+    case "live": page = <LivePage />; break;
+    case "upload": page = <UploadPage />; break;
+    case "cameras": page = <CamerasPage me={me} />; break;
+    default: page = <p>Page not found. <a href="/" onClick={linkClick}>Search</a></p>;
+  }
+  return (
+    <>
+      <a class="skip" href="#main">Skip to content</a>
+      <header class="top">
+        <a class="brand" href="/" onClick={linkClick}>Sightline</a>
+        <nav aria-label="Main">
+          {NAV.map(([href, label, name]) => (
+            <a href={href} onClick={linkClick} aria-current={route.name === name || (name === "search" && route.name === "sighting")
+              ? "page" : undefined}>{label}</a>
+          ))}
+          {me?.role === "admin" && <a href="/admin/">Admin</a>}
+        </nav>
+        <div class="who">
+          <span data-testid="whoami">{me ? `${me.username} (${me.role})` : ""}</span>
+          <button type="button" onClick={async () => { await logout(); setAuthed(false); }}>Sign out</button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>{page}</main>
+    </>
+  );
+}

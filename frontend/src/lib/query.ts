@@ -1,0 +1,103 @@
+/** Search query state <-> URL query string (shareable links) <-> API parameters. */
+
+export type Sort = "-confidence" | "-time" | "time";
+export const SORTS: readonly Sort[] = ["-confidence", "-time", "time"];
+export const DEFAULT_MIN_CONFIDENCE = 0.5;
+const TAG_RE = /^[a-z][a-z0-9 _-]{0,31}$/;
+
+export interface SearchState {
+  tags: string[];
+  cameras: number[];
+  start: string | null; // ISO 8601 (UTC, "Z")
+  end: string | null;
+  minConfidence: number;
+  sort: Sort;
+}
+
+export const emptyState = (): SearchState => ({
+  tags: [], cameras: [], start: null, end: null, minConfidence: DEFAULT_MIN_CONFIDENCE, sort: "-confidence",
+});
+
+function isoOrNull(value: string | null): string | null {
+  if (!value) return null;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+}
+
+const uniq = <T,>(xs: T[]): T[] => [...new Set(xs)];
+
+/** Reads the state from a query string; anything invalid falls back to its default instead of failing. */
+export function decodeState(search: string | URLSearchParams): SearchState {
+  const p = typeof search === "string" ? new URLSearchParams(search) : search;
+  const s = emptyState();
+  s.tags = uniq(p.getAll("tag").map((t) => t.trim().toLowerCase()).filter((t) => TAG_RE.test(t)));
+  s.cameras = uniq(p.getAll("camera").filter((c) => /^\d+$/.test(c)).map(Number).filter((c) => c >= 1));
+  s.start = isoOrNull(p.get("start"));
+  s.end = isoOrNull(p.get("end"));
+  if (s.start && s.end && Date.parse(s.end) <= Date.parse(s.start)) s.end = null;
+  const mc = p.get("min_confidence");
+  if (mc !== null && mc.trim() !== "" && Number.isFinite(Number(mc))) {
+    s.minConfidence = Math.min(1, Math.max(0, Number(mc)));
+  }
+  const sort = p.get("sort");
+  if (sort && (SORTS as readonly string[]).includes(sort)) s.sort = sort as Sort;
+  return s;
+}
+
+/** Query string for the UI's URL: defaults are left out so links stay short; order is stable. */
+export function encodeState(s: SearchState): string {
+  const p = new URLSearchParams();
+  for (const t of s.tags) p.append("tag", t);
+  for (const c of s.cameras) p.append("camera", String(c));
+  if (s.start) p.set("start", s.start);
+  if (s.end) p.set("end", s.end);
+  if (s.minConfidence !== DEFAULT_MIN_CONFIDENCE) p.set("min_confidence", String(s.minConfidence));
+  if (s.sort !== "-confidence") p.set("sort", s.sort);
+  return p.toString();
+}
+
+export interface SearchParams {
+  tag?: string[];
+  camera?: number[];
+  start?: string;
+  end?: string;
+  min_confidence: number;
+  sort: Sort;
+  cursor?: string;
+  page_size?: number;
+  facets?: boolean;
+}
+
+/** Parameters for GET /api/v1/search/ (min_confidence is always sent: the API's default is 0). */
+export function toApiParams(s: SearchState, extra: { cursor?: string | null; pageSize?: number; facets?: boolean } = {}):
+SearchParams {
+  const q: SearchParams = { min_confidence: s.minConfidence, sort: s.sort };
+  if (s.tags.length) q.tag = s.tags;
+  if (s.cameras.length) q.camera = s.cameras;
+  if (s.start) q.start = s.start;
+  if (s.end) q.end = s.end;
+  if (extra.cursor) q.cursor = extra.cursor;
+  if (extra.pageSize) q.page_size = extra.pageSize;
+  if (extra.facets === false) q.facets = false;
+  return q;
+}
+
+export function toggle<T>(xs: T[], x: T): T[] {
+  return xs.includes(x) ? xs.filter((y) => y !== x) : [...xs, x];
+}
+
+/** `<input type="datetime-local">` value (local wall time) for an ISO instant, and back. */
+export function isoToLocalInput(iso: string | null): string {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`
+    + (d.getSeconds() ? `:${pad(d.getSeconds())}` : "");
+}
+
+export function localInputToIso(value: string): string | null {
+  if (!value) return null;
+  const d = new Date(value); // no zone designator: parsed as local time
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
