@@ -33,13 +33,25 @@ class VideoInfo:
     fps: float | None
 
 
-@dataclass(slots=True)
 class SampledFrame:
-    offset_ms: int
-    #: uint8 S×S×3 RGB at the detector's input size.
-    model_rgb: np.ndarray
-    #: uint8 H×W×3 RGB at the source size, for thumbnails.
-    full_rgb: np.ndarray
+    """One sampled frame: its time in the clip, the detector's input, and the source picture on demand."""
+
+    __slots__ = ("_full", "_source", "model_rgb", "offset_ms")
+
+    def __init__(self, offset_ms: int, model_rgb: np.ndarray, source: av.VideoFrame | np.ndarray) -> None:
+        self.offset_ms = offset_ms
+        #: uint8 S×S×3 RGB at the detector's input size.
+        self.model_rgb = model_rgb
+        self._source = source
+        self._full: np.ndarray | None = source if isinstance(source, np.ndarray) else None
+
+    @property
+    def full_rgb(self) -> np.ndarray:
+        """uint8 H×W×3 RGB at the source size, converted only when a thumbnail needs it."""
+        if self._full is None:
+            assert isinstance(self._source, av.VideoFrame)
+            self._full = self._source.to_ndarray(format="rgb24")
+        return self._full
 
 
 def _describe(exc: BaseException) -> str:
@@ -109,9 +121,10 @@ class FrameSampler:
                     if t + 1e-6 < next_due:
                         continue
                     next_due = (math.floor(t / step + 1e-6) + 1) * step
-                    full = frame.to_ndarray(format="rgb24")
-                    small = frame.reformat(width=self.size, height=self.size, format="rgb24").to_ndarray()
-                    yield SampledFrame(offset_ms=round(t * 1000), model_rgb=small, full_rgb=full)
+                    # AREA: a proper downscaling filter, and among swscale's fastest.
+                    small = frame.reformat(width=self.size, height=self.size, format="rgb24",
+                                           interpolation="AREA").to_ndarray()
+                    yield SampledFrame(offset_ms=round(t * 1000), model_rgb=small, source=frame)
             except av.error.FFmpegError as exc:
                 if self.frames_decoded == 0:
                     raise UnreadableVideo(f"not a readable video: {_describe(exc)}") from None

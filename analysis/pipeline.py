@@ -133,7 +133,11 @@ class ClipAnalysis:
         expected = max(1, int((clip.duration_s or 0) * camera.analysis_fps) + 1)
         result = AnalysisResult()
         batch: list[SampledFrame] = []
-        for frame in _prefetch(sampler, depth=2 * self.batch_size):
+        # On a GPU, decoding in a thread overlaps inference. On a CPU the detector already uses every core,
+        # and a decoder thread beside it slows each of its parallel steps more than decoding in turn costs.
+        on_gpu = getattr(getattr(self.detector, "device", None), "type", "cpu") != "cpu"
+        frames = _prefetch(sampler, depth=2 * self.batch_size) if on_gpu else iter(sampler)
+        for frame in frames:
             batch.append(frame)
             if len(batch) == self.batch_size:
                 self._process(batch, result, expected)

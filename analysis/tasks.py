@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from backend.clips.models import Clip
 from backend.eventlog.log import EventLog, NewEvent
+from backend.eventlog.maintenance import refresh_planner_statistics
 from backend.eventlog.models import EventType
 from backend.sightline.redaction import redact
 
@@ -79,6 +80,7 @@ def analyse(clip_id: int) -> str:
         status=Clip.Status.DONE, progress=1.0, error=result.warning or "", frames_analysed=result.frames,
         detections=result.detections, analysis_finished_at=timezone.now(), tracker_state=result.tracker_state,
     )
+    refresh_planner_statistics()
     return Clip.Status.DONE
 
 

@@ -44,6 +44,37 @@ class Server:
     data_dir: Path
     admin: tuple[str, str]
     viewer: tuple[str, str]
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start daphne on ``port`` and wait until it answers."""
+        log = (self.data_dir / "daphne.log").open("a")
+        self.proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+                                      "backend.sightline.asgi:application"], cwd=REPO, env=self.env, stdout=log,
+                                     stderr=subprocess.STDOUT)
+        log.close()
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(self.url + "/", timeout=2).read()  # noqa: S310
+                return
+            except Exception:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.proc.kill()
+                    pytest.fail("daphne did not start:\n" + (self.data_dir / "daphne.log").read_text())
+                time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.proc = None
 
     def manage(self, *args: str, timeout: float = 300) -> str:
         out = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=self.env, capture_output=True,
@@ -95,31 +126,12 @@ def server() -> Iterator[Server]:
         f"u, _ = User.objects.get_or_create(username={VIEWER[0]!r})\n"
         f"u.set_password({VIEWER[1]!r}); u.save(); u.groups.add(Group.objects.get(name='viewer'))\n"
     )
-    port = _free_port()
-    log = (data_dir / "daphne.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                             "backend.sightline.asgi:application"], cwd=REPO, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    srv.url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(srv.url + "/", timeout=2).read()  # noqa: S310
-            break
-        except Exception:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("daphne did not start:\n" + (data_dir / "daphne.log").read_text())
-            time.sleep(0.3)
+    srv.port = _free_port()
+    srv.start()
     try:
         yield srv
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        srv.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

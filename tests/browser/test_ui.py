@@ -107,35 +107,44 @@ def test_upload_rejects_a_non_video_with_the_servers_message(page, server, tmp_p
     screenshot(page, "upload")
 
 
-def _ws_accepts(page, server) -> bool:
-    token = page.evaluate("() => sessionStorage.getItem('sightline.token')")
-    url = server.url.replace("http", "ws", 1) + f"/ws/detections/?token={token}"
-    return page.evaluate("""url => new Promise(resolve => {
-        const ws = new WebSocket(url);
-        const t = setTimeout(() => resolve(false), 5000);
-        ws.onopen = () => { clearTimeout(t); ws.close(); resolve(true); };
-        ws.onerror = () => { clearTimeout(t); resolve(false); };
-    })""", url)
-
-
-def test_live_page_receives_an_appended_sighting(page, server):
-    login(page, server, server.admin)
-    if not _ws_accepts(page, server):
-        pytest.xfail("ws /ws/detections/ does not accept connections yet (the live feed endpoint is being built)")
-    page.get_by_role("link", name="Live").click()
-    page.wait_for_selector("[data-testid=feed-status][data-status=live]", timeout=15_000)
+def append_sightings(server, tracks: list[int], confidence: float, model: str) -> None:
+    """Append three detections of each track to the server's event log, from another process."""
     code = (
         "import json\n"
         "from backend.clips.models import Clip\n"
         "from backend.eventlog.log import EventLog\n"
         "from tests.factories import detection\n"
         "clip = Clip.objects.order_by('id').first()\n"
-        "evs = [detection(clip.id, clip.camera_id, 987654, 100 + 40 * i, 0.93, ordinal=i, start=clip.started_at,"
-        " model='browser-test') for i in range(3)]\n"
+        f"evs = [detection(clip.id, clip.camera_id, t, 100 + 40 * i + 7 * n, {confidence}, ordinal=n,"
+        f" start=clip.started_at, model={model!r}) for n, t in enumerate({tracks!r}) for i in range(3)]\n"
         "print(json.dumps({'added': EventLog.append(evs)}))\n"
     )
     out = server.shell(code)
-    assert json.loads(out.strip().splitlines()[-1])["added"] == 3
+    assert json.loads(out.strip().splitlines()[-1])["added"] == 3 * len(tracks)
+
+
+def test_live_page_recovers_what_it_missed_during_a_dropped_connection(page, server):
+    """GIVEN the live page, WHEN the server goes away, sightings are recorded meanwhile and the server comes back,
+    THEN the page reconnects by itself and shows each missed sighting exactly once."""
+    login(page, server, server.admin)
+    page.get_by_role("link", name="Live").click()
+    page.wait_for_selector("[data-testid=feed-status][data-status=live]", timeout=15_000)
+    server.stop()
+    page.wait_for_selector("[data-testid=feed-status]:not([data-status=live])", timeout=15_000)
+    append_sightings(server, [55501, 55502], 0.91, "browser-reconnect")
+    server.start()
+    page.wait_for_selector("[data-testid=live-item][data-sighting='55502']", timeout=30_000)
+    page.wait_for_selector("[data-testid=live-item][data-sighting='55501']", timeout=5_000)
+    assert page.locator("[data-testid=live-item][data-sighting='55501']").count() == 1
+    assert page.locator("[data-testid=live-item][data-sighting='55502']").count() == 1
+    screenshot(page, "live-reconnected")
+
+
+def test_live_page_receives_an_appended_sighting(page, server):
+    login(page, server, server.admin)
+    page.get_by_role("link", name="Live").click()
+    page.wait_for_selector("[data-testid=feed-status][data-status=live]", timeout=15_000)
+    append_sightings(server, [987654], 0.93, "browser-test")
     item = page.get_by_test_id("live-item").first
     item.wait_for(timeout=20_000)
     assert "person" in item.inner_text()

@@ -80,7 +80,7 @@ export function LivePage() {
       {items.length === 0 && <p class="muted">Waiting for sightings…</p>}
       <ol class="live-list" aria-live="polite" aria-relevant="additions" data-testid="live-list">
         {items.map((s) => (
-          <li class="live-item" key={s.id} data-testid="live-item">
+          <li class="live-item" key={s.id} data-testid="live-item" data-sighting={s.id}>
             <AuthImg src={s.thumbnail_url} alt={`${s.tag} on ${s.camera.name}`} />
             <div>
               <a href={`/sightings/${s.id}`} onClick={linkClick}><strong>{s.tag}</strong></a>{" "}

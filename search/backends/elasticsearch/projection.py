@@ -23,6 +23,7 @@ import json
 import logging
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 
 PROJECTION_NAME = "search.elasticsearch"
 _CHUNK_OPS = 4000
+#: Track summaries remembered between batches (about 1 KiB each).
+_SUMMARY_CACHE = 50_000
 #: Refusals that concern the cluster, not the document: 401/403 (auth, index write blocks), 404 (no index).
 _HALT = frozenset({401, 403, 404})
 
@@ -142,6 +145,12 @@ class ElasticsearchProjection(Projection):
         self._names = names
         self._known_indices: set[str] = set()
         self._ready_prefixes: set[str] = set()
+        # Summaries this writer wrote last, by (index prefix, generation, track): a track's next detections
+        # usually come in the next batch, and reading the summary back would cost an mget (and a shard
+        # refresh) per batch. Only written once Elasticsearch has acknowledged the batch; dropped whole on
+        # any failure.
+        self._summaries: OrderedDict[tuple[str, int, int], tuple[str, dict[str, Any]]] = OrderedDict()
+        self._pending: dict[tuple[str, int, int], tuple[str, dict[str, Any]]] = {}
 
     @property
     def client(self) -> Elasticsearch:
@@ -190,8 +199,19 @@ class ElasticsearchProjection(Projection):
         ops.extend(self._sighting_ops(detections, generation))
         for index in {meta[next(iter(meta))]["_index"] for meta, _, _ in ops}:
             self._ensure_partition(index, live)
-        for start in range(0, len(ops), _CHUNK_OPS):
-            self._write(ops[start : start + _CHUNK_OPS])
+        try:
+            for start in range(0, len(ops), _CHUNK_OPS):
+                self._write(ops[start : start + _CHUNK_OPS])
+        except BaseException:
+            self._summaries.clear()
+            raise
+        finally:
+            pending, self._pending = self._pending, {}
+        for key, value in pending.items():
+            self._summaries[key] = value
+            self._summaries.move_to_end(key)
+        while len(self._summaries) > _SUMMARY_CACHE:
+            self._summaries.popitem(last=False)
 
     def _sighting_ops(
         self, detections: Sequence[Event], generation: int
@@ -208,15 +228,19 @@ class ElasticsearchProjection(Projection):
         # Months whose index does not exist come back as per-document index_not_found errors: cheaper than
         # listing the partitions on every batch.
         docs: list[dict[str, str]] = []
+        found: dict[int, tuple[str, dict[str, Any]]] = {}
         for track, track_events in by_track.items():
+            cached = self._summaries.get((names.prefix, generation, track))
+            if cached is not None:
+                found[track] = cached
+                continue
             months = {month_of_ms(_ms(e)) for e in track_events}
             months.add(previous_month(min(months)))
             docs.extend(
                 {"_index": names.partition(indices.SIGHTINGS, generation, month), "_id": str(track)}
                 for month in sorted(months)
             )
-        found: dict[int, tuple[str, dict[str, Any]]] = {}
-        for doc in self.client.mget(docs=docs)["docs"]:
+        for doc in self.client.mget(docs=docs)["docs"] if docs else []:
             if doc.get("found"):
                 found[int(doc["_id"])] = (doc["_index"], doc["_source"])
             elif "error" in doc and doc["error"].get("type") != "index_not_found_exception":
@@ -235,6 +259,7 @@ class ElasticsearchProjection(Projection):
                 summary = merge(summary, event)
             assert summary is not None
             index = names.partition(indices.SIGHTINGS, generation, month_of_ms(summary["start"]))
+            self._pending[(names.prefix, generation, track)] = (index, summary)
             yield {"index": {"_index": index, "_id": str(track)}}, summary, fresh[-1]
             if old_index is not None and old_index != index:
                 # An earlier detection arrived late and moved the start into another month.
@@ -270,6 +295,9 @@ class ElasticsearchProjection(Projection):
                 else:
                     poison.append((op, result))
             if poison:
+                # A refused summary is not what the cache would remember: forget the batch's summaries.
+                self._pending.clear()
+                self._summaries.clear()
                 self._set_aside(poison)
             if not retry:
                 return
@@ -333,6 +361,7 @@ class ElasticsearchProjection(Projection):
         indices.drop_everything(self.client, self.names)
         self._known_indices.clear()
         self._ready_prefixes.clear()
+        self._summaries.clear()
 
     def refresh(self) -> None:
         self.client.indices.refresh(
