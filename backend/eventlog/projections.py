@@ -22,6 +22,12 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 2000
 
+#: The columns a projection reads. Rows come as named tuples with the model's attribute names (``seq``,
+#: ``camera_id``…): several times cheaper than model instances, which matters at tens of thousands of events a
+#: second. ``data`` is left out: no projection here needs it.
+PROJECTED_FIELDS = ("seq", "key", "type", "time", "camera_id", "clip_id", "label", "confidence", "x1", "y1", "x2",
+                    "y2", "track", "offset_ms", "model")
+
 
 class Projection(ABC):
     #: Unique, stable name: the checkpoint's primary key.
@@ -30,10 +36,15 @@ class Projection(ABC):
     transactional: bool = True
     #: May run inside every append's transaction (cheap, local) in the embedded default.
     inline: bool = True
+    #: Events read per batch (one transaction, one checkpoint write, and for external indices one bulk request).
+    batch_size: int = DEFAULT_BATCH
 
     @abstractmethod
     def apply(self, events: Sequence[Event]) -> None:
-        """Apply events in sequence order. Must tolerate types it does not care about."""
+        """Apply events in sequence order. Must tolerate types it does not care about.
+
+        ``events`` carry the attributes named in :data:`PROJECTED_FIELDS` (model instances or lighter rows).
+        """
 
     @abstractmethod
     def reset(self) -> None:
@@ -79,13 +90,15 @@ def position(name: str) -> int:
     return ProjectionCheckpoint.objects.filter(name=name).values_list("position", flat=True).first() or 0
 
 
-def catch_up(projection: Projection, *, batch: int = DEFAULT_BATCH, limit: int | None = None) -> int:
+def catch_up(projection: Projection, *, batch: int | None = None, limit: int | None = None) -> int:
     """Apply every event after the checkpoint; return how many events were read."""
+    batch = batch or projection.batch_size
     done = 0
     while limit is None or done < limit:
         with transaction.atomic():
             checkpoint = _checkpoint_for_update(projection.name)
-            events = list(Event.objects.filter(seq__gt=checkpoint.position).order_by("seq")[:batch])
+            events = list(Event.objects.filter(seq__gt=checkpoint.position).order_by("seq")
+                          .values_list(*PROJECTED_FIELDS, named=True)[:batch])
             if not events:
                 break
             projection.apply(events)
@@ -106,7 +119,7 @@ def catch_up_inline() -> None:
             catch_up(projection)
 
 
-def rebuild(projection: Projection, *, batch: int = DEFAULT_BATCH) -> int:
+def rebuild(projection: Projection, *, batch: int | None = None) -> int:
     """Drop the projection and replay the whole log into it."""
     with transaction.atomic():
         checkpoint = _checkpoint_for_update(projection.name)

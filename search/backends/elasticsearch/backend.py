@@ -12,6 +12,7 @@ Reads only through the read alias; never writes.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from elasticsearch.dsl import Q, Search
@@ -58,6 +59,11 @@ def _hit(source: dict[str, Any]) -> SightingHit:
         model=source["model"],
         thumbnail=source.get("thumbnail") or "",
     )
+
+
+#: alias -> (when read, histogram interval for the index's whole span): a guess, never an answer.
+_BOUNDS: dict[str, tuple[float, int | None]] = {}
+_BOUNDS_TTL_S = 5.0
 
 
 class ElasticsearchSearchBackend(SearchBackend):
@@ -110,6 +116,11 @@ class ElasticsearchSearchBackend(SearchBackend):
                 everything.bucket("histogram", self._histogram(interval))
             else:
                 everything.metric("lo", "min", field="start").metric("hi", "max", field="start")
+                # The interval depends on the filtered bounds, known only from this answer. Guess it from the
+                # whole index's bounds (usually right for broad searches); _facets asks again when it is not.
+                guess = self._guess_interval()
+                if guess is not None:
+                    everything.bucket("guess", self._histogram(guess))
         response = s.execute().to_dict()
         rows = [h["_source"] for h in response["hits"]["hits"]]
         hits = [_hit(r) for r in rows[: query.page_size]]
@@ -125,7 +136,22 @@ class ElasticsearchSearchBackend(SearchBackend):
     @staticmethod
     def _histogram(interval: int) -> dict[str, Any]:
         # Fixed intervals are rounded from the epoch, like the database's integer division of epoch ms.
-        return {"date_histogram": {"field": "start", "fixed_interval": f"{interval}ms", "min_doc_count": 1}}
+        return {"date_histogram": {"field": "start", "fixed_interval": f"{interval}ms", "min_doc_count": 1},
+                "meta": {"interval": interval}}
+
+    def _guess_interval(self) -> int | None:
+        """The histogram interval for the whole index's time span (refreshed every few seconds)."""
+        alias = Names.configured().sightings_alias
+        cached = _BOUNDS.get(alias)
+        now = time.monotonic()
+        if cached is None or now - cached[0] > _BOUNDS_TTL_S:
+            s = self._search().extra(size=0, track_total_hits=False)
+            s.aggs.metric("lo", "min", field="start").metric("hi", "max", field="start")
+            aggs = s.execute().to_dict().get("aggregations", {})
+            lo, hi = aggs.get("lo", {}).get("value"), aggs.get("hi", {}).get("value")
+            cached = (now, None if lo is None or hi is None else choose_interval(int(lo), int(hi)))
+            _BOUNDS[alias] = cached
+        return cached[1]
 
     def _facets(self, query: SearchQuery, aggs: dict[str, Any]) -> Facets:
         if "tags" not in aggs:  # no index yet: the database backend's answer for an empty table
@@ -144,14 +170,17 @@ class ElasticsearchSearchBackend(SearchBackend):
             if lo is None or hi is None or everything["doc_count"] == 0:
                 return Facets(tags=tags, cameras=cameras, histogram=_EMPTY_HISTOGRAM)
             interval = choose_interval(int(lo), int(hi))
-            common, tag_f, cam_f = self._filters(query)
-            s = (
-                self._search()
-                .query(Q("bool", filter=common + tag_f + cam_f))
-                .extra(size=0, track_total_hits=False)
-            )
-            s.aggs.bucket("histogram", self._histogram(interval))
-            raw = s.execute().to_dict()["aggregations"]["histogram"]["buckets"]
+            if "guess" in everything and everything["guess"].get("meta", {}).get("interval") == interval:
+                raw = everything["guess"]["buckets"]
+            else:
+                common, tag_f, cam_f = self._filters(query)
+                s = (
+                    self._search()
+                    .query(Q("bool", filter=common + tag_f + cam_f))
+                    .extra(size=0, track_total_hits=False)
+                )
+                s.aggs.bucket("histogram", self._histogram(interval))
+                raw = s.execute().to_dict()["aggregations"]["histogram"]["buckets"]
         buckets = [(int(b["key"]), b["doc_count"]) for b in raw]
         return Facets(tags=tags, cameras=cameras, histogram=Histogram(interval_ms=interval, buckets=buckets))
 

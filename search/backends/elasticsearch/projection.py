@@ -25,6 +25,7 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -126,6 +127,8 @@ class ElasticsearchProjection(Projection):
     name = PROJECTION_NAME
     transactional = False
     inline = False
+    # Fewer, larger bulk requests: each batch also costs a generation lookup and a checkpoint write.
+    batch_size = 10_000
 
     #: Attempts for an item answered 429/5xx before the batch is abandoned (and replayed later).
     max_attempts = 6
@@ -199,9 +202,13 @@ class ElasticsearchProjection(Projection):
         ops.extend(self._sighting_ops(detections, generation))
         for index in {meta[next(iter(meta))]["_index"] for meta, _, _ in ops}:
             self._ensure_partition(index, live)
+        chunks = [ops[start : start + _CHUNK_OPS] for start in range(0, len(ops), _CHUNK_OPS)]
         try:
-            for start in range(0, len(ops), _CHUNK_OPS):
-                self._write(ops[start : start + _CHUNK_OPS])
+            # Two requests in flight: Python encodes one chunk while Elasticsearch indexes the other. Every
+            # chunk is awaited (and its first error raised) before the checkpoint can move.
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="es-bulk") as pool:
+                for future in [pool.submit(self._write, chunk) for chunk in chunks]:
+                    future.result()
         except BaseException:
             self._summaries.clear()
             raise
