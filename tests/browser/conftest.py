@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import service_unavailable
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = os.environ.get("SIGHTLINE_CHROMIUM", "/usr/bin/chromium")
@@ -32,9 +34,7 @@ VIEWER = ("watcher", "watcher-pass-123")
 
 
 def _missing(what: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{what} (CI=true: browser tests must run)")
-    pytest.skip(what)
+    service_unavailable(what)
 
 
 @dataclass

@@ -6,7 +6,6 @@ missing server skips these tests; with ``CI=true`` it fails them (a test that ne
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import time
@@ -18,6 +17,7 @@ import pytest
 
 from backend.cameras.models import Camera
 from backend.recorder.segmenter import RecorderSettings
+from tests.services import service_unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER = REPO / "scripts" / "services" / "rtsp_server.py"
@@ -31,9 +31,7 @@ FAST = RecorderSettings(segment_seconds=2.0, open_timeout_s=5.0, read_timeout_s=
 
 
 def _unavailable(message: str) -> None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"RTSP server unavailable in CI: {message}")
-    pytest.skip(message)
+    service_unavailable(f"RTSP server unavailable: {message}")
 
 
 def free_port() -> int:
