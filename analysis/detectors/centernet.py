@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from analysis.detectors.base import Detection
-from analysis.detectors.tfjs_graph import TfjsGraph, TfjsGraphModule, read_graph_model
+from analysis.detectors.tfjs import TfjsGraph, TfjsGraphModule, read_graph_model
 
 __all__ = [
     "CenterNetDetector",

