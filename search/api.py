@@ -6,6 +6,7 @@ camera the user may not see is a 404, exactly like one that does not exist.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,13 +30,31 @@ from .backends.base import MAX_PAGE_SIZE, SORTS, InvalidCursor, SearchPage, Sear
 TAG_PATTERN = r"^[a-z][a-z0-9 _-]{0,31}$"
 
 
-class SearchParamsSerializer(serializers.Serializer):
+#: Bounds on list parameters, so a hostile query string cannot build a huge ``IN (...)``.
+MAX_TAGS = 32
+MAX_CAMERAS = 500
+
+
+class SightingFilterSerializer(serializers.Serializer):
+    """The filters that search and the live feed share: same names, rules and messages in both."""
+
     tag = serializers.ListField(child=serializers.RegexField(TAG_PATTERN, error_messages={
-        "invalid": "a tag is a lower-case label such as person, car or bicycle"}), required=False)
-    camera = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
+        "invalid": "a tag is a lower-case label such as person, car or bicycle"}), required=False,
+        max_length=MAX_TAGS)
+    camera = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False,
+                                   max_length=MAX_CAMERAS)
+    min_confidence = serializers.FloatField(required=False, min_value=0.0, max_value=1.0, default=0.0)
+
+    def validate_min_confidence(self, value: float) -> float:
+        # NaN passes DRF's min/max checks (every comparison with NaN is false) and would match nothing.
+        if not math.isfinite(value):
+            raise serializers.ValidationError("must be a number between 0 and 1")
+        return value
+
+
+class SearchParamsSerializer(SightingFilterSerializer):
     start = serializers.DateTimeField(required=False)
     end = serializers.DateTimeField(required=False)
-    min_confidence = serializers.FloatField(required=False, min_value=0.0, max_value=1.0, default=0.0)
     sort = serializers.ChoiceField(choices=SORTS, required=False, default="-confidence")
     cursor = serializers.CharField(required=False, max_length=500)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=50)

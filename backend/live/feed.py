@@ -26,7 +26,7 @@ from backend.eventlog import projections
 from backend.eventlog.log import EventLog
 from backend.eventlog.models import Event, EventType
 from search.api import sighting_to_dict
-from search.backends.database import _hit as sighting_hit
+from search.backends.database import sighting_hit
 from search.models import Sighting
 from search.projection import SightingProjection
 

@@ -9,17 +9,13 @@ unvalidated: the feed builds SQL filters from it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from rest_framework import serializers
 
-from search.api import TAG_PATTERN
+from search.api import SightingFilterSerializer
 
-#: Bounds on list parameters, so a hostile query string cannot build a huge ``IN (...)``.
-MAX_TAGS = 32
-MAX_CAMERAS = 500
 #: The query string is parsed only up to this many bytes (a URL is rarely longer than 8 KiB anyway).
 MAX_QUERY_BYTES = 8192
 
@@ -42,20 +38,8 @@ class FeedParams:
     after: int | None = None
 
 
-class FeedParamsSerializer(serializers.Serializer):
-    tag = serializers.ListField(child=serializers.RegexField(TAG_PATTERN, error_messages={
-        "invalid": "a tag is a lower-case label such as person, car or bicycle"}), required=False,
-        max_length=MAX_TAGS)
-    camera = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False,
-                                   max_length=MAX_CAMERAS)
-    min_confidence = serializers.FloatField(required=False, min_value=0.0, max_value=1.0, default=0.0)
+class FeedParamsSerializer(SightingFilterSerializer):
     after = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
-
-    def validate_min_confidence(self, value: float) -> float:
-        # NaN passes DRF's min/max checks (every comparison with NaN is false) and would match nothing.
-        if not math.isfinite(value):
-            raise serializers.ValidationError("must be a number between 0 and 1")
-        return value
 
 
 def _first_message(detail: object) -> str:

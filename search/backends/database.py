@@ -23,7 +23,8 @@ from .base import (
 _ORDER = {"-confidence": ("-confidence", "-id"), "-time": ("-start_ms", "-id"), "time": ("start_ms", "id")}
 
 
-def _hit(row: Sighting) -> SightingHit:
+def sighting_hit(row: Sighting) -> SightingHit:
+    """The backend-neutral value of one ``Sighting`` row."""
     return SightingHit(
         id=row.id, label=row.label, confidence=row.confidence, camera_id=row.camera_id, start_ms=row.start_ms,
         end_ms=row.end_ms, best_ms=row.best_ms, best_clip_id=row.best_clip_id,
@@ -73,7 +74,7 @@ class DatabaseSearchBackend(SearchBackend):
             else:
                 page_qs = qs.filter(Q(start_ms__gt=value) | Q(start_ms=value, id__gt=ident))
         rows = list(page_qs.order_by(*_ORDER[query.sort])[: query.page_size + 1])
-        hits = [_hit(r) for r in rows[: query.page_size]]
+        hits = [sighting_hit(r) for r in rows[: query.page_size]]
         next_cursor = (
             encode_cursor(query.sort, sort_key(hits[-1], query.sort)) if len(rows) > query.page_size else None
         )
@@ -99,4 +100,4 @@ class DatabaseSearchBackend(SearchBackend):
 
     def get(self, sighting_id: int) -> SightingHit | None:
         row = Sighting.objects.filter(id=sighting_id).first()
-        return None if row is None else _hit(row)
+        return None if row is None else sighting_hit(row)

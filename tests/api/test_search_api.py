@@ -48,6 +48,7 @@ def test_repeatable_filters_and_cursor(admin, cameras):
     ({"sort": "confidence"}, "sort"),
     ({"min_confidence": "high"}, "min_confidence"),
     ({"min_confidence": "1.5"}, "min_confidence"),
+    ({"min_confidence": "nan"}, "min_confidence"),
     ({"start": "yesterday"}, "start"),
     ({"start": "2026-11-02T09:00:00Z", "end": "2026-11-02T08:00:00Z"}, "end"),
     ({"camera": "lobby"}, "camera"),
