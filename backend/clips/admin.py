@@ -65,5 +65,6 @@ class ClipAdmin(admin.ModelAdmin):
             started_at=form.cleaned_data.get("started_at") or timezone.now(),
             original_name=form.cleaned_data["file"].name, uploaded_by=request.user,
         )
+        # The admin goes on with ``obj`` (change message, redirect): make it the registered clip.
         obj.pk = clip.pk
-        obj.__dict__.update(clip.__dict__)
+        obj.refresh_from_db()
