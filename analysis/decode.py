@@ -1,6 +1,9 @@
 """Video input with PyAV: probing uploads and sampling frames at a camera's analysis rate.
 
-Every decode in Sightline goes through here. Decoding runs with FFmpeg's own threads; frames that are not
+Every decode of a stored file goes through here: uploads and recorded segments are probed by
+:func:`probe` (through ``backend.clips.services.store_upload``) and analysed through :class:`FrameSampler`.
+(Live streams are opened by the recorder, which remuxes without decoding, and ``transcode`` re-encodes
+footage for tests and the demo.) Decoding runs with FFmpeg's own threads; frames that are not
 sampled are decoded (a codec cannot skip them) but never converted, which is where the cost would be.
 Errors from FFmpeg may quote the input URL with its password, so every message that leaves this module has
 been through :func:`backend.sightline.redaction.redact`.

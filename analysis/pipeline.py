@@ -1,10 +1,12 @@
 """One clip's analysis: decode → batch → detect → track → append to the event log.
 
-Decoding runs in its own thread and fills a bounded queue, so the detector is never starved by the decoder
-and memory stays bounded by the queue. Everything a batch produced is appended in one transaction with a
-progress event; the appends are idempotent, so running the same clip twice appends nothing the second time.
+On a GPU, decoding runs in its own thread and fills a bounded queue, so the detector is never starved by the
+decoder and memory stays bounded by the queue. Everything a batch produced is appended in one transaction
+with a progress event; the appends are idempotent, so running the same clip twice appends nothing the second
+time. After each batch the pipeline reports its progress through ``on_progress``.
 
-This module never reads or writes search indices: projections do that from the log.
+This module writes only to the event log (and thumbnails to media storage): the job's ``Clip`` row belongs
+to the task (``analysis.tasks``), search indices to the projections.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 from backend.clips.models import Clip
 from backend.eventlog.log import EventLog, NewEvent
 from backend.eventlog.models import EventType
-from search.thumbnails import thumbnail_name
+from backend.eventlog.schema import analysis_key, detection_key, thumbnail_name
 
 from . import thumbnails
 from .decode import FrameSampler, SampledFrame
@@ -45,7 +47,6 @@ def track_id_base(clip_id: int) -> int:
 class AnalysisResult:
     frames: int = 0
     detections: int = 0
-    appended: int = 0
     tracks: set[int] = field(default_factory=set)
     warning: str | None = None
     tracker_state: dict[str, Any] | None = None
@@ -97,7 +98,7 @@ def _prefetch(sampler: FrameSampler, depth: int) -> Iterator[SampledFrame]:
 
 class ClipAnalysis:
     def __init__(self, clip: Clip, detector: Detector, *, batch_size: int, min_confidence: float,
-                 on_progress: Callable[[float], None] | None = None) -> None:
+                 on_progress: Callable[[float, AnalysisResult], None] | None = None) -> None:
         self.clip = clip
         self.detector = detector
         self.batch_size = batch_size
@@ -123,9 +124,6 @@ class ClipAnalysis:
         state = previous.tracker_state
         moved = {**state, "tracks": [{**t, "last_ms": t["last_ms"] - shift_ms} for t in state["tracks"]]}
         return IoUTracker.from_state(moved, next_id=first_id)
-
-    def _key(self, suffix: str) -> str:
-        return f"{suffix}:{self.clip.pk}:{self.detector.model_id}"
 
     def run(self) -> AnalysisResult:
         clip, camera = self.clip, self.clip.camera
@@ -171,7 +169,7 @@ class ClipAnalysis:
                 confidence = round(det.confidence, 5)
                 self._keep_thumbnail_if_best(frame, det, confidence, track, ordinal)
                 events.append(NewEvent(
-                    key=f"det:{clip.pk}:{self.detector.model_id}:{frame.offset_ms}:{ordinal}",
+                    key=detection_key(clip.pk, self.detector.model_id, frame.offset_ms, ordinal),
                     type=EventType.OBJECT_DETECTED, time=at, camera_id=clip.camera_id, clip_id=clip.pk,
                     label=det.label, confidence=confidence, x1=det.x1, y1=det.y1, x2=det.x2,
                     y2=det.y2, track=track, offset_ms=frame.offset_ms, model=self.detector.model_id,
@@ -184,16 +182,14 @@ class ClipAnalysis:
             step = int(progress / PROGRESS_STEP) * PROGRESS_STEP
             self._next_progress = step + PROGRESS_STEP
             events.append(NewEvent(
-                key=self._key(f"progress{round(step * 100)}"), type=EventType.ANALYSIS_PROGRESS,
+                key=analysis_key(f"progress{round(step * 100)}", clip.pk, self.detector.model_id),
+                type=EventType.ANALYSIS_PROGRESS,
                 time=clip.started_at, camera_id=clip.camera_id, clip_id=clip.pk,
                 data={"progress": round(step, 2), "frames": result.frames},
             ))
-        result.appended += EventLog.append(events)
-        Clip.objects.filter(pk=clip.pk).update(
-            progress=progress, frames_analysed=result.frames, detections=result.detections
-        )
+        EventLog.append(events)
         if self.on_progress:
-            self.on_progress(progress)
+            self.on_progress(progress, result)
 
     def _keep_thumbnail_if_best(self, frame: SampledFrame, det: Detection, confidence: float, track: int,
                                 ordinal: int) -> None:

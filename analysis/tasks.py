@@ -2,7 +2,11 @@
 
 Tasks take ids, not objects; tolerate a clip deleted meanwhile; claim the clip with a conditional UPDATE
 so two workers never analyse it at once; retry only transient database errors, with backoff and jitter.
-A bad video fails its own job with a reason and never the worker.
+A bad video fails its own job with a reason and never the worker. The task owns the job's ``Clip`` row
+(claim, progress, outcome); the pipeline only reports progress to it.
+
+Importing this module is cheap: the detector (torch) is imported when a task first runs, so a web process
+that queues analyses never loads it.
 """
 
 from __future__ import annotations
@@ -18,13 +22,11 @@ from django.utils import timezone
 
 from backend.clips.models import Clip
 from backend.eventlog.log import EventLog, NewEvent
-from backend.eventlog.maintenance import refresh_planner_statistics
 from backend.eventlog.models import EventType
+from backend.eventlog.schema import analysis_key
 from backend.sightline.redaction import redact
 
 from .decode import UnreadableVideo
-from .detectors.registry import get_detector
-from .pipeline import ClipAnalysis
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +56,20 @@ def analyse(clip_id: int) -> str:
     if not _claim(clip_id):
         log.info("clip %s is being analysed by another worker", clip_id)
         return "busy"
+    from .detectors.registry import get_detector
+    from .pipeline import AnalysisResult, ClipAnalysis
+
+    def report(progress: float, so_far: AnalysisResult) -> None:
+        Clip.objects.filter(pk=clip_id).update(progress=progress, frames_analysed=so_far.frames,
+                                               detections=so_far.detections)
+
     conf = settings.SIGHTLINE
-    detector = get_detector(conf["DETECTOR"])
+    detector = get_detector(conf.DETECTOR)
     model = detector.model_id
-    EventLog.append([_event(clip, EventType.ANALYSIS_STARTED, f"started:{clip.pk}:{model}", {"model": model})])
-    analysis = ClipAnalysis(clip, detector, batch_size=conf["ANALYSIS_BATCH_SIZE"],
-                            min_confidence=conf["DETECTION_MIN_CONFIDENCE"])
+    EventLog.append([_event(clip, EventType.ANALYSIS_STARTED, analysis_key("started", clip.pk, model),
+                            {"model": model})])
+    analysis = ClipAnalysis(clip, detector, batch_size=conf.ANALYSIS_BATCH_SIZE,
+                            min_confidence=conf.DETECTION_MIN_CONFIDENCE, on_progress=report)
     try:
         result = analysis.run()
     except UnreadableVideo as exc:
@@ -75,18 +85,18 @@ def analyse(clip_id: int) -> str:
                "sightings": len(result.tracks)}
     if result.warning:
         summary["warning"] = result.warning
-    EventLog.append([_event(clip, EventType.ANALYSIS_COMPLETED, f"completed:{clip.pk}:{model}", summary)])
+    EventLog.append([_event(clip, EventType.ANALYSIS_COMPLETED, analysis_key("completed", clip.pk, model), summary)])
     Clip.objects.filter(pk=clip.pk).update(
         status=Clip.Status.DONE, progress=1.0, error=result.warning or "", frames_analysed=result.frames,
         detections=result.detections, analysis_finished_at=timezone.now(), tracker_state=result.tracker_state,
     )
-    refresh_planner_statistics()
     return Clip.Status.DONE
 
 
 def _fail(clip: Clip, model: str, reason: str) -> str:
     reason = redact(reason)[:1000]
-    EventLog.append([_event(clip, EventType.ANALYSIS_FAILED, f"failed:{clip.pk}:{model}", {"reason": reason})])
+    EventLog.append([_event(clip, EventType.ANALYSIS_FAILED, analysis_key("failed", clip.pk, model),
+                            {"reason": reason})])
     Clip.objects.filter(pk=clip.pk).update(status=Clip.Status.FAILED, error=reason,
                                            analysis_finished_at=timezone.now())
     return Clip.Status.FAILED

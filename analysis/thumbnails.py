@@ -1,4 +1,4 @@
-"""JPEG crops of detections, written to media storage under :func:`search.thumbnails.thumbnail_name`."""
+"""JPEG crops of detections, written to media storage under :func:`backend.eventlog.schema.thumbnail_name`."""
 
 from __future__ import annotations
 

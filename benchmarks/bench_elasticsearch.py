@@ -108,7 +108,6 @@ def timed(fn: Callable[[], Any]) -> float:
 
 
 def bench_indexing(url: str, events: int) -> list[tuple[str, str]]:
-    from django.conf import settings
     from elasticsearch import helpers
 
     from backend.eventlog import projections
@@ -116,9 +115,10 @@ def bench_indexing(url: str, events: int) -> list[tuple[str, str]]:
     from search.backends.elasticsearch import ElasticsearchProjection
     from search.backends.elasticsearch import indices as idx
     from search.backends.elasticsearch.client import Names, get_client, month_of_ms
-    from search.backends.elasticsearch.projection import detection_document, merge
+    from search.backends.elasticsearch.projection import detection_document
+    from search.sightings import SightingSummary, begin, fold
 
-    client = get_client(url=url)
+    client = get_client(url)
     append_log(events)
     n = Event.objects.count()
     proj_names, raw_names = Names("bench-proj"), Names("bench-raw")
@@ -128,16 +128,19 @@ def bench_indexing(url: str, events: int) -> list[tuple[str, str]]:
     # The same documents the projector writes, prepared outside the timing: detections plus each track's
     # final summary (the projector may write a summary more than once when a track spans batches).
     docs: list[dict[str, Any]] = []
-    summaries: dict[int, dict[str, Any]] = {}
+    summaries: dict[int, SightingSummary] = {}
     for event in Event.objects.order_by("seq").iterator(chunk_size=5000):
         month = month_of_ms(int(event.time.timestamp() * 1000))
         docs.append(
             {"_index": (idx.DETECTIONS, month), "_id": event.key, "_source": detection_document(event)}
         )
-        summaries[event.track] = merge(summaries.get(event.track), event)  # type: ignore[index]
+        summary = summaries.get(event.track) or begin(SightingSummary, event.track, event)  # type: ignore[arg-type]
+        summaries[event.track] = fold(summary, event)  # type: ignore[index]
+        summary.last_seq = event.seq
     for track, summary in summaries.items():
         docs.append(
-            {"_index": (idx.SIGHTINGS, month_of_ms(summary["start"])), "_id": str(track), "_source": summary}
+            {"_index": (idx.SIGHTINGS, month_of_ms(summary.start_ms)), "_id": str(track),
+             "_source": summary.to_document()}
         )
 
     def raw_run(names: Names) -> float:
@@ -149,7 +152,6 @@ def bench_indexing(url: str, events: int) -> list[tuple[str, str]]:
 
     # Raw before and after the projector, so neither side alone gets a cold or a warm cluster.
     raw_first = raw_run(raw_names)
-    settings.SIGHTLINE = {**settings.SIGHTLINE, "ELASTICSEARCH_INDEX_PREFIX": proj_names.prefix}
     projection = ElasticsearchProjection(client=client, names=proj_names)
     projection_s = timed(lambda: projections.catch_up(projection))
     idx.drop_everything(client, raw_names)
@@ -172,7 +174,7 @@ def load_million(url: str, detections: int) -> tuple[Any, int]:
     from search.backends.elasticsearch import indices as idx
     from search.backends.elasticsearch.client import Names, get_client, month_of_ms
 
-    client = get_client(url=url)
+    client = get_client(url)
     names = Names("bench-search")
     idx.drop_everything(client, names)
     idx.ensure_templates(client, names)
@@ -248,7 +250,6 @@ def load_million(url: str, detections: int) -> tuple[Any, int]:
 
 
 def bench_search(url: str, detections: int, queries: int) -> tuple[list[tuple[str, str]], int, float]:
-    from django.conf import settings
 
     from search.backends.base import SearchQuery
     from search.backends.elasticsearch import ElasticsearchSearchBackend
@@ -258,8 +259,7 @@ def bench_search(url: str, detections: int, queries: int) -> tuple[list[tuple[st
     t0 = time.perf_counter()
     names, sightings = load_million(url, detections)
     load_s = time.perf_counter() - t0
-    settings.SIGHTLINE = {**settings.SIGHTLINE, "ELASTICSEARCH_INDEX_PREFIX": names.prefix}
-    backend = ElasticsearchSearchBackend()
+    backend = ElasticsearchSearchBackend(get_client(url), names)
     rnd = random.Random(3)
     day = timedelta(days=1)
 
@@ -297,7 +297,7 @@ def bench_search(url: str, detections: int, queries: int) -> tuple[list[tuple[st
     table = [(label, f"{statistics.median(s):.1f}", f"{_p95(s):.1f}") for label, s in rows]
     table.append(("all", f"{statistics.median(every):.1f}", f"{_p95(every):.1f}"))
     if not os.environ.get("BENCH_KEEP"):
-        idx.drop_everything(get_client(url=url), names)
+        idx.drop_everything(get_client(url), names)
     return table, sightings, load_s  # type: ignore[return-value]
 
 

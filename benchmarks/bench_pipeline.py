@@ -42,9 +42,9 @@ def main() -> None:
     media = Path(settings.MEDIA_ROOT)
     media.mkdir(parents=True, exist_ok=True)
     footage = transcode_to_h264(FOOTAGE, media / "bench.mp4", max_seconds=args.seconds)
-    detector = get_detector(settings.SIGHTLINE["DETECTOR"])
-    batch = settings.SIGHTLINE["ANALYSIS_BATCH_SIZE"]
-    min_conf = settings.SIGHTLINE["DETECTION_MIN_CONFIDENCE"]
+    detector = get_detector(settings.SIGHTLINE.DETECTOR)
+    batch = settings.SIGHTLINE.ANALYSIS_BATCH_SIZE
+    min_conf = settings.SIGHTLINE.DETECTION_MIN_CONFIDENCE
     frames = np.stack([f.model_rgb for f in FrameSampler(footage, args.fps, detector.input_size)])
     detector.detect(frames[:batch], min_conf)  # warm-up
 

@@ -15,6 +15,7 @@ echo "== static checks"
 .venv/bin/ruff check .
 .venv/bin/python manage.py makemigrations --check --dry-run -v 0
 .venv/bin/mypy
+.venv/bin/lint-imports  # the layering in the README's "How it works"
 
 echo "== starting services"
 stop_services() {

@@ -1,7 +1,8 @@
 """Sightline search: one small facade over interchangeable backends.
 
-Callers use :func:`get_backend` (or :func:`search`) and never import a backend directly. ``reset`` drops
-the cached backend, for tests that switch settings.
+The application gets its backend from :func:`get_backend`: the class named by ``SIGHTLINE.SEARCH_BACKEND``
+(a dotted path), built once per process from the typed settings. ``reset`` drops it, for tests that change
+settings.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .backends.base import SearchBackend, SearchPage, SearchQuery
+    from .backends.base import SearchBackend
 
 _backend: SearchBackend | None = None
 
@@ -18,20 +19,11 @@ def get_backend() -> SearchBackend:
     global _backend
     if _backend is None:
         from django.conf import settings
+        from django.utils.module_loading import import_string
 
-        if settings.SIGHTLINE["SEARCH_BACKEND"] == "elasticsearch":
-            from .backends.elasticsearch import ElasticsearchSearchBackend
-
-            _backend = ElasticsearchSearchBackend()
-        else:
-            from .backends.database import DatabaseSearchBackend
-
-            _backend = DatabaseSearchBackend()
+        conf = settings.SIGHTLINE
+        _backend = import_string(conf.SEARCH_BACKEND).from_settings(conf)
     return _backend
-
-
-def search(query: SearchQuery, *, facets: bool = True) -> SearchPage:
-    return get_backend().search(query, facets=facets)
 
 
 def reset() -> None:

@@ -38,3 +38,49 @@ def test_lists_and_prefix(monkeypatch):
     parsed = load_settings()
     assert parsed.ALLOWED_HOSTS == ["a.example", "b.example"]
     assert parsed.REDIS_URL == "redis://prefixed:6379/0"
+
+
+def test_search_backend_follows_elasticsearch_url_and_takes_a_dotted_path(monkeypatch):
+    monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)
+    monkeypatch.delenv("SIGHTLINE_ELASTICSEARCH_URL", raising=False)
+    assert load_settings().SEARCH_BACKEND == "search.backends.database.DatabaseSearchBackend"
+    monkeypatch.setenv("ELASTICSEARCH_URL", "http://127.0.0.1:9200")
+    monkeypatch.setenv("SIGHTLINE_ELASTICSEARCH_INDEX_PREFIX", "site-a")
+    parsed = load_settings()
+    assert parsed.SEARCH_BACKEND == "search.backends.elasticsearch.ElasticsearchSearchBackend"
+    assert parsed.ELASTICSEARCH_INDEX_PREFIX == "site-a"
+    monkeypatch.setenv("SIGHTLINE_SEARCH_BACKEND", "database")
+    assert load_settings().SEARCH_BACKEND == "search.backends.database.DatabaseSearchBackend"
+    monkeypatch.setenv("SIGHTLINE_SEARCH_BACKEND", "solr")
+    with pytest.raises(SettingsError, match="SEARCH_BACKEND"):
+        load_settings()
+
+
+def test_elasticsearch_backend_without_a_url_stops_start_up(monkeypatch):
+    monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)
+    monkeypatch.delenv("SIGHTLINE_ELASTICSEARCH_URL", raising=False)
+    monkeypatch.setenv("SIGHTLINE_SEARCH_BACKEND", "elasticsearch")
+    with pytest.raises(SettingsError, match="ELASTICSEARCH_URL is not set"):
+        load_settings()
+
+
+def test_bad_index_prefix_is_refused(monkeypatch):
+    monkeypatch.setenv("SIGHTLINE_ELASTICSEARCH_INDEX_PREFIX", "Bad/Prefix")
+    with pytest.raises(SettingsError, match="ELASTICSEARCH_INDEX_PREFIX"):
+        load_settings()
+
+
+def test_settings_are_typed_frozen_and_keep_secrets_out_of_their_repr(monkeypatch, settings):
+    monkeypatch.setenv("SIGHTLINE_SECRET_KEY", "s3cret-key-marker")
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:db-pw-marker@db/x")
+    monkeypatch.setenv("SIGHTLINE_ELASTICSEARCH_PASSWORD", "es-pw-marker")
+    monkeypatch.setenv("SIGHTLINE_CAMERA_CREDENTIALS_KEY", "fernet-marker")
+    parsed = load_settings()
+    text = repr(parsed) + str(parsed)
+    for marker in ("s3cret-key-marker", "db-pw-marker", "es-pw-marker", "fernet-marker"):
+        assert marker not in text
+    with pytest.raises(ValueError, match="frozen"):
+        parsed.DETECTOR = "other"  # type: ignore[misc]
+    # Django's settings hold that object itself, not a dict flattened from it.
+    assert type(settings.SIGHTLINE).__name__ == "SightlineSettings"
+    assert settings.SIGHTLINE.MAX_UPLOAD_BYTES == 4 * 1024**3

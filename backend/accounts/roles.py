@@ -3,15 +3,23 @@
 Roles are Django groups named ``viewer``, ``operator`` and ``admin`` (superusers are admins), so an admin
 manages them in the Django admin without a custom screen. Viewers and operators see only the cameras granted
 to them or to one of their groups; admins see every camera. Anything that filters by camera asks
-:func:`visible_camera_ids` and never re-implements the rule.
+:func:`visible_camera_ids` (or :func:`restrict_to_visible` for a queryset) and never re-implements the rule.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q
+from django.db.models import Model, Q, QuerySet
+
+from .visibility import requested_and_visible
+
+__all__ = ["ROLE_GROUPS", "Role", "can_see_camera", "requested_and_visible", "restrict_to_visible", "role_of",
+           "visible_camera_ids"]
+
+M = TypeVar("M", bound=Model)
 
 
 class Role(IntEnum):
@@ -55,6 +63,13 @@ def visible_camera_ids(user: AbstractBaseUser | AnonymousUser) -> frozenset[int]
     )
     user._sightline_cameras = ids  # type: ignore[union-attr]
     return ids
+
+
+def restrict_to_visible(queryset: QuerySet[M], user: AbstractBaseUser | AnonymousUser, *,
+                        field: str = "camera_id") -> QuerySet[M]:
+    """``queryset`` narrowed to rows whose ``field`` is a camera ``user`` may see."""
+    ids = visible_camera_ids(user)
+    return queryset if ids is None else queryset.filter(**{f"{field}__in": ids})
 
 
 def can_see_camera(user: AbstractBaseUser | AnonymousUser, camera_id: int) -> bool:

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from backend.accounts.permissions import ReadAnyWriteAdmin
-from backend.accounts.roles import visible_camera_ids
+from backend.accounts.roles import restrict_to_visible
 from backend.eventlog.models import Event, EventType
 
 from .models import Camera
@@ -77,9 +77,7 @@ class CameraViewSet(viewsets.ModelViewSet):
     pagination_class = None
 
     def get_queryset(self) -> QuerySet[Camera]:
-        qs = Camera.objects.order_by("name")
-        ids = visible_camera_ids(self.request.user)
-        return qs if ids is None else qs.filter(id__in=ids)
+        return restrict_to_visible(Camera.objects.order_by("name"), self.request.user, field="id")
 
     @extend_schema(request=None, responses=StreamCheckSerializer)
     @action(detail=True, methods=["post"])

@@ -32,7 +32,7 @@ def _fernet(secret_key: str, dedicated_key: str | None) -> Fernet:
 
 
 def _current() -> Fernet:
-    return _fernet(settings.SECRET_KEY, settings.SIGHTLINE["CAMERA_CREDENTIALS_KEY"])
+    return _fernet(settings.SECRET_KEY, settings.SIGHTLINE.CAMERA_CREDENTIALS_KEY)
 
 
 def encrypt(plaintext: str) -> str:

@@ -1,14 +1,11 @@
-"""Clips in the admin: upload footage (probed and queued exactly like an API upload) and follow jobs."""
+"""Clips in the admin: upload footage (checked, probed and queued exactly like an API upload) and follow jobs."""
 
 from django import forms
 from django.contrib import admin
-from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from analysis.decode import UnreadableVideo, probe
-
 from .models import Clip
-from .services import register_clip, storage_name_for
+from .services import UploadRejected, register_stored, store_upload
 
 
 class ClipUploadForm(forms.ModelForm):
@@ -21,17 +18,12 @@ class ClipUploadForm(forms.ModelForm):
     def clean(self):  # type: ignore[no-untyped-def]
         cleaned = super().clean()
         upload, camera = cleaned.get("file"), cleaned.get("camera")
-        if not upload or not camera:
-            return cleaned
-        if upload.size == 0:
-            raise forms.ValidationError({"file": "the file is empty"})
-        name = default_storage.save(storage_name_for(camera, upload.name), upload)
+        if not upload or not camera or self._errors:
+            return cleaned  # nothing is stored for a form that will be shown again anyway
         try:
-            self.info = probe(default_storage.path(name))
-        except UnreadableVideo as exc:
-            default_storage.delete(name)
+            self.stored = store_upload(upload, camera, original_name=upload.name)
+        except UploadRejected as exc:
             raise forms.ValidationError({"file": str(exc)}) from None
-        self.stored_name = name
         return cleaned
 
 
@@ -60,11 +52,9 @@ class ClipAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         if change:
             return super().save_model(request, obj, form, change)
-        clip = register_clip(
-            camera=form.cleaned_data["camera"], stored_name=form.stored_name, info=form.info,
-            started_at=form.cleaned_data.get("started_at") or timezone.now(),
-            original_name=form.cleaned_data["file"].name, uploaded_by=request.user,
-        )
+        clip = register_stored(form.stored, camera=form.cleaned_data["camera"],
+                               started_at=form.cleaned_data.get("started_at") or timezone.now(),
+                               uploaded_by=request.user)
         # The admin goes on with ``obj`` (change message, redirect): make it the registered clip.
         obj.pk = clip.pk
         obj.refresh_from_db()

@@ -1,8 +1,9 @@
 """``/api/v1/clips/``: upload footage for analysis and follow its job.
 
-An upload is checked before it is accepted: not empty, not too large, for a camera the user may see, a
-start time in ISO 8601, and a file that PyAV can open and decode a frame of. Only then is it stored, a
-``clip.registered`` event appended and the analysis queued; the answer is 202 with the clip and its job.
+An upload is checked before it is accepted: for a camera the user may see, a start time in ISO 8601, then
+(``services.store_upload``) not empty, not too large, and a file that PyAV can open and decode a frame of.
+Only then is it kept, a ``clip.registered`` event appended and the analysis queued; the answer is 202 with
+the clip and its job.
 """
 
 from __future__ import annotations
@@ -10,9 +11,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from django.conf import settings
-from django.core.files.storage import default_storage
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.utils import timezone
@@ -24,14 +22,13 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from analysis.decode import UnreadableVideo, probe
 from backend.accounts.permissions import ReadAnyWriteOperator
-from backend.accounts.roles import visible_camera_ids
+from backend.accounts.roles import restrict_to_visible
 from backend.cameras.models import Camera
 from backend.sightline.media import serve_file
 
 from .models import Clip
-from .services import register_clip, storage_name_for
+from .services import UploadRejected, register_stored, store_upload
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +70,7 @@ class VisibleCameraField(serializers.PrimaryKeyRelatedField):
     }
 
     def get_queryset(self) -> QuerySet[Camera]:
-        ids = visible_camera_ids(self.context["request"].user)
-        qs = Camera.objects.all()
-        return qs if ids is None else qs.filter(id__in=ids)
+        return restrict_to_visible(Camera.objects.all(), self.context["request"].user, field="id")
 
 
 class ClipUploadSerializer(serializers.Serializer):
@@ -86,12 +81,6 @@ class ClipUploadSerializer(serializers.Serializer):
         error_messages={"invalid": "started_at must be an ISO 8601 date and time, e.g. 2026-11-26T08:00:00Z"},
     )
 
-    def validate_file(self, upload):  # type: ignore[no-untyped-def]
-        limit = settings.SIGHTLINE_MAX_UPLOAD_BYTES
-        if upload.size > limit:
-            raise serializers.ValidationError(f"the file is larger than the limit of {limit} bytes")
-        return upload
-
 
 class ClipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                   viewsets.GenericViewSet):
@@ -100,9 +89,8 @@ class ClipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
     parser_classes = [MultiPartParser, FormParser]
 
     def get_queryset(self) -> QuerySet[Clip]:
-        qs = Clip.objects.select_related("camera").order_by("-created_at", "-id")
-        ids = visible_camera_ids(self.request.user)
-        return qs if ids is None else qs.filter(camera_id__in=ids)
+        return restrict_to_visible(Clip.objects.select_related("camera").order_by("-created_at", "-id"),
+                                   self.request.user)
 
     def get_serializer_class(self):  # type: ignore[no-untyped-def]
         return ClipUploadSerializer if self.action == "create" else ClipSerializer
@@ -113,16 +101,12 @@ class ClipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
         camera: Camera = data["camera"]
-        name = default_storage.save(storage_name_for(camera, data["file"].name), data["file"])
         try:
-            info = probe(default_storage.path(name))
-        except UnreadableVideo as exc:
-            default_storage.delete(name)
+            stored = store_upload(data["file"], camera, original_name=data["file"].name)
+        except UploadRejected as exc:
             return Response({"file": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        with transaction.atomic():
-            clip = register_clip(camera=camera, stored_name=name, info=info,
-                                 started_at=data.get("started_at") or timezone.now(),
-                                 original_name=data["file"].name, uploaded_by=request.user)
+        clip = register_stored(stored, camera=camera, started_at=data.get("started_at") or timezone.now(),
+                               uploaded_by=request.user)
         return Response(ClipSerializer(clip, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={(200, "video/*"): OpenApiTypes.BINARY})

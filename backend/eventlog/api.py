@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.accounts.roles import visible_camera_ids
+from backend.accounts.roles import restrict_to_visible
 
 from .models import Event, EventType
 
@@ -89,9 +89,7 @@ class EventListView(APIView):
             except ValueError as exc:
                 known = ", ".join(t.label for t in EventType)
                 raise ValidationError({"type": [f"unknown event type {str(exc)[:40]!r}; known: {known}"]}) from None
-        ids = visible_camera_ids(request.user)
-        if ids is not None:
-            qs = qs.filter(camera_id__in=ids)
+        qs = restrict_to_visible(qs, request.user)
         events = list(qs[:limit])
         return Response({"results": [event_to_dict(e) for e in events],
                          "next_after": events[-1].seq if events else after})

@@ -7,7 +7,6 @@ class EventLogConfig(AppConfig):
     verbose_name = "Event log"
 
     def ready(self) -> None:
-        # All projection wiring in one place.
-        from . import projections
+        from . import maintenance, signals
 
-        projections.register_builtin_projections()
+        signals.log_appended.connect(maintenance.on_log_appended, dispatch_uid="eventlog.planner-statistics")

@@ -4,7 +4,8 @@ Appends are idempotent by natural key and ordered: on PostgreSQL every append ho
 advisory lock, so sequence numbers become visible in commit order and a reader that tails ``seq > N`` never
 misses a row that commits late. (SQLite serialises writers by itself; the settings open every transaction
 IMMEDIATE.) Inline projections run inside the same transaction, so the embedded default's search index is
-never behind the log.
+never behind the log. Once an append commits, :data:`~backend.eventlog.signals.log_appended` tells whoever
+listens (the live feed) that the log grew.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from backend.live import notify as live_notify
-
 from .models import Event, EventType
+from .signals import send_log_appended
 
 #: Arbitrary constant naming the advisory lock that orders appends on PostgreSQL.
 _APPEND_LOCK_ID = 0x5167_6874  # "Sght"
@@ -88,9 +88,9 @@ class EventLog:
                 Event.objects.bulk_create(rows, batch_size=_KEY_CHUNK, ignore_conflicts=True)
             if project and rows:
                 projections.catch_up_inline()
-            if rows:  # Wake live-feed consumers once this commits (a hint: they re-read the log; never fails).
+            if rows:  # A hint to readers once this commits (they re-read the log); never fails the append.
                 head = EventLog.head()
-                transaction.on_commit(lambda: live_notify.log_appended(head))
+                transaction.on_commit(lambda: send_log_appended(head))
         return len(rows)
 
     @staticmethod

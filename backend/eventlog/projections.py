@@ -5,6 +5,9 @@ projection writes to the same database as the log and saves its checkpoint in th
 effects, so it applies each event exactly once and resumes after a crash where it stopped. A
 non-transactional one (an external index) must make its writes idempotent, since after a crash it replays
 from its last saved checkpoint.
+
+Consumers register their projections themselves, from their app's ``AppConfig.ready()`` (:func:`register`):
+this package imports nothing from the apps that read the log.
 """
 
 from __future__ import annotations
@@ -32,10 +35,9 @@ PROJECTED_FIELDS = ("seq", "key", "type", "time", "camera_id", "clip_id", "label
 class Projection(ABC):
     #: Unique, stable name: the checkpoint's primary key.
     name: str
-    #: Effects live in the log's database and commit with the checkpoint.
+    #: Effects live in the log's database and commit with the checkpoint; such a projection runs inside
+    #: every append's transaction when ``SIGHTLINE.PROJECT_INLINE`` is on (the embedded default).
     transactional: bool = True
-    #: May run inside every append's transaction (cheap, local) in the embedded default.
-    inline: bool = True
     #: Events read per batch (one transaction, one checkpoint write, and for external indices one bulk request).
     batch_size: int = DEFAULT_BATCH
 
@@ -55,6 +57,7 @@ _registry: dict[str, Projection] = {}
 
 
 def register(projection: Projection) -> None:
+    """Add (or replace, by name) a projection: called from the consuming app's ``ready()``."""
     _registry[projection.name] = projection
 
 
@@ -67,16 +70,6 @@ def get(name: str) -> Projection:
         return _registry[name]
     except KeyError:
         raise KeyError(f"unknown projection {name!r}; known: {', '.join(sorted(_registry))}") from None
-
-
-def register_builtin_projections() -> None:
-    from search.projection import SightingProjection
-
-    register(SightingProjection())
-    if settings.SIGHTLINE["SEARCH_BACKEND"] == "elasticsearch":
-        from search.backends.elasticsearch import ElasticsearchProjection
-
-        register(ElasticsearchProjection())
 
 
 def _checkpoint_for_update(name: str) -> ProjectionCheckpoint:
@@ -112,10 +105,10 @@ def catch_up(projection: Projection, *, batch: int | None = None, limit: int | N
 
 def catch_up_inline() -> None:
     """Run the inline projections now (called inside an append's transaction)."""
-    if not settings.SIGHTLINE["PROJECT_INLINE"]:
+    if not settings.SIGHTLINE.PROJECT_INLINE:
         return
     for projection in _registry.values():
-        if projection.inline and projection.transactional:
+        if projection.transactional:
             catch_up(projection)
 
 

@@ -9,3 +9,10 @@ class LiveConfig(AppConfig):
     name = "backend.live"
     label = "live"
     verbose_name = "Live feed"
+
+    def ready(self) -> None:
+        from backend.eventlog.signals import log_appended
+
+        from . import notify
+
+        log_appended.connect(notify.on_log_appended, dispatch_uid="live.notify")

@@ -24,7 +24,7 @@ status for a refused WebSocket handshake but does report the close code.
 
 Design: pull, not push. The consumer reads the log by ``seq`` from the database (one query per batch of up
 to 500 events, plus one for their sightings and one for camera names) whenever it is woken: by the
-channel-layer group message that ``notify.log_appended`` sends after each append commits, or by the
+channel-layer group message that ``notify.on_log_appended`` sends after each append commits, or by the
 process-wide :class:`HeadWatcher` that polls the log head every 0.5 s (the in-memory layer never carries a
 Celery worker's notifications to the web process). A lost notification therefore costs latency, never data.
 

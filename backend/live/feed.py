@@ -20,15 +20,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
-from backend.accounts.roles import visible_camera_ids
+from backend.accounts.roles import requested_and_visible, visible_camera_ids
 from backend.cameras.models import Camera
 from backend.eventlog import projections
 from backend.eventlog.log import EventLog
 from backend.eventlog.models import Event, EventType
-from search.api import sighting_to_dict
 from search.backends.database import sighting_hit
 from search.models import Sighting
 from search.projection import SightingProjection
+from search.representation import sighting_to_dict
 
 from .params import FeedParams
 
@@ -58,7 +58,7 @@ def readable_head() -> int:
     sighting's state, which does not exist before the projector has read the detection.
     """
     head = EventLog.head()
-    if not settings.SIGHTLINE["PROJECT_INLINE"]:
+    if not settings.SIGHTLINE.PROJECT_INLINE:
         head = min(head, projections.position(SightingProjection.name))
     return head
 
@@ -80,13 +80,6 @@ def load_visibility(user_id: int) -> frozenset[int] | None:
     if user is None:
         raise AccessRevoked(user_id)
     return visible_camera_ids(user)
-
-
-def effective_cameras(params: FeedParams, visible: frozenset[int] | None) -> frozenset[int] | None:
-    """Requested ∩ visible camera ids; ``None`` means no restriction (an admin who asked for all)."""
-    if visible is None:
-        return params.cameras or None
-    return params.cameras & visible if params.cameras else visible
 
 
 @dataclass(slots=True)
@@ -122,7 +115,7 @@ def read_batch(params: FeedParams, visible: frozenset[int] | None, position: int
         bound = readable_head()
     if bound <= position:
         return Batch(position=position, bound=bound)
-    cameras = effective_cameras(params, visible)
+    cameras = requested_and_visible(params.cameras, visible)
     if cameras is not None and not cameras:
         return Batch(position=bound, bound=bound)  # The user can see none of the cameras asked for.
     detections = Q(type=EventType.OBJECT_DETECTED, track__isnull=False)

@@ -1,4 +1,5 @@
-"""Wakes live-feed consumers when the event log grows: ``log_appended(head)``, called after each commit.
+"""Wakes live-feed consumers when the event log grows: :func:`on_log_appended`, a receiver of the event
+log's ``log_appended`` signal (connected in :class:`backend.live.apps.LiveConfig`), runs after each commit.
 
 The notification is only a hint. Consumers always read the log itself (pull, not push) and also poll it,
 so a lost notification costs latency, never an event. Hence this module must never make an append fail or
@@ -29,7 +30,7 @@ async def _send(head: int) -> None:
     await asyncio.wait_for(layer.group_send(GROUP, {"type": "log.appended", "head": head}), SEND_TIMEOUT_S)
 
 
-def log_appended(head: int) -> None:
+def on_log_appended(*, head: int, **_: object) -> None:
     """Tell every consumer (in every process, with the Redis layer) that the log now reaches ``head``."""
     try:
         async_to_sync(_send)(head)

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 from rest_framework import serializers
 
-from search.api import SightingFilterSerializer
+from search.serializers import SightingFilterSerializer
 
 #: The query string is parsed only up to this many bytes (a URL is rarely longer than 8 KiB anyway).
 MAX_QUERY_BYTES = 8192

@@ -2,8 +2,9 @@
 
 Several supervisors (on one machine or many) share the cameras: each claims free or expired leases
 (:mod:`backend.recorder.leases`), renews its own every ``poll_s`` and stops any camera whose lease it lost.
-Finished segments go through one registrar thread that probes each file, moves it into media storage and
-registers it as a clip (which queues its analysis), so the database never holds up a stream.
+Finished segments go through one registrar thread that stores each file in media storage, probes it and
+registers it as a clip, which queues its analysis (``backend.clips.services``, as for an upload), so the
+database never holds up a stream.
 
 Stopping (SIGTERM in ``run_recorder``) closes every camera's current segment, registers it, releases the
 leases and returns. Never log a camera's stream URL: it carries the password.
@@ -24,14 +25,11 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from django.core.files import File
-from django.core.files.storage import default_storage
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, connection
 
-from analysis.decode import UnreadableVideo, probe
 from backend.cameras.models import Camera
 from backend.clips.models import Clip
-from backend.clips.services import register_clip, storage_name_for
+from backend.clips.services import UploadRejected, register_stored, store_upload
 from backend.sightline.redaction import redact
 
 from . import leases
@@ -58,7 +56,6 @@ class Supervisor:
         self.workers: dict[int, CameraWorker] = {}
         #: Every camera id this supervisor ever started a worker for, in order (tests and logs read it).
         self.history: list[int] = []
-        self.registered: list[int] = []
         self._segments: queue.Queue[object] = queue.Queue()
         self._stop_event = threading.Event()
         self._registrar = threading.Thread(target=self._register_loop, name=f"registrar-{self.owner}",
@@ -169,9 +166,7 @@ class Supervisor:
                 assert isinstance(item, FinishedSegment)
                 try:
                     close_old_connections()
-                    clip = self.register(item)
-                    if clip is not None:
-                        self.registered.append(clip.pk)
+                    self.register(item)
                 except Exception:
                     # One bad segment must not stop the others.
                     log.error("camera %s: registering a segment failed: %s", item.camera_id,
@@ -182,23 +177,16 @@ class Supervisor:
             connection.close()
 
     def register(self, segment: FinishedSegment) -> Clip | None:
-        """Probe ``segment``, store it and register it as a recording (its analysis queued on commit)."""
-        try:
-            info = probe(segment.path)
-        except UnreadableVideo as exc:
-            log.warning("camera %s: dropping an unreadable segment: %s", segment.camera_id, redact(str(exc)))
-            return None
+        """Store and probe ``segment``, register it as a recording (its analysis queued on commit)."""
         camera = Camera.objects.filter(pk=segment.camera_id).first()
         if camera is None:
             return None
-        with segment.path.open("rb") as handle:
-            stored = default_storage.save(storage_name_for(camera, "segment.mp4"), File(handle))
         try:
-            with transaction.atomic():
-                return register_clip(camera=camera, stored_name=stored, info=info,
-                                     started_at=segment.started_at,
-                                     original_name=f"recording {segment.started_at:%Y-%m-%d %H:%M:%S}",
-                                     source=Clip.Source.RECORDING, queue=self.settings.queue_analysis)
-        except BaseException:
-            default_storage.delete(stored)
-            raise
+            with segment.path.open("rb") as handle:
+                stored = store_upload(handle, camera, original_name="segment.mp4", limit=False)
+        except UploadRejected as exc:
+            log.warning("camera %s: dropping an unreadable segment: %s", segment.camera_id, redact(str(exc)))
+            return None
+        return register_stored(stored, camera=camera, started_at=segment.started_at,
+                               original_name=f"recording {segment.started_at:%Y-%m-%d %H:%M:%S}",
+                               source=Clip.Source.RECORDING, queue=self.settings.queue_analysis)

@@ -19,8 +19,9 @@ def _warm_detector(**_: object) -> None:
 
     from analysis.detectors.registry import get_detector
 
-    if settings.SIGHTLINE["TORCH_THREADS"]:
+    conf = settings.SIGHTLINE
+    if conf.TORCH_THREADS:
         import torch
 
-        torch.set_num_threads(settings.SIGHTLINE["TORCH_THREADS"])
-    get_detector(settings.SIGHTLINE["DETECTOR"])
+        torch.set_num_threads(conf.TORCH_THREADS)
+    get_detector(conf.DETECTOR)

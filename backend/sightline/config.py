@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -46,28 +46,48 @@ def _env(name: str, *, bare: bool = False) -> AliasChoices:
     return AliasChoices(f"SIGHTLINE_{name}", name) if bare else AliasChoices(f"SIGHTLINE_{name}")
 
 
-class SightlineSettings(BaseSettings):
-    """All environment-driven configuration, read from ``SIGHTLINE_*`` variables."""
+#: Search backends by the short name an operator may give in ``SIGHTLINE_SEARCH_BACKEND``.
+SEARCH_BACKENDS = {
+    "database": "search.backends.database.DatabaseSearchBackend",
+    "elasticsearch": "search.backends.elasticsearch.ElasticsearchSearchBackend",
+}
 
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", populate_by_name=True)
+
+class SightlineSettings(BaseSettings):
+    """All environment-driven configuration, read from ``SIGHTLINE_*`` variables.
+
+    Django's settings hold this object itself as ``settings.SIGHTLINE`` (typed, frozen): code reads
+    ``settings.SIGHTLINE.DETECTOR``, never a string key. Secrets are left out of its ``repr`` so that an
+    error page or a log line that prints the settings shows none of them. Tests change a value with
+    ``settings.SIGHTLINE = settings.SIGHTLINE.model_copy(update={...})``.
+    """
+
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", populate_by_name=True, frozen=True)
 
     DEBUG: bool = Field(False, validation_alias=_env("DEBUG"))
-    SECRET_KEY: str = Field("", validation_alias=_env("SECRET_KEY"))
+    SECRET_KEY: str = Field("", validation_alias=_env("SECRET_KEY"), repr=False)
     ALLOWED_HOSTS: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["localhost", "127.0.0.1", "[::1]"], validation_alias=_env("ALLOWED_HOSTS"))
     DATA_DIR: Path = Field(REPO_ROOT / "var", validation_alias=_env("DATA_DIR"))
-    DATABASE_URL: str | None = Field(None, validation_alias=_env("DATABASE_URL", bare=True))
-    REDIS_URL: str | None = Field(None, validation_alias=_env("REDIS_URL", bare=True))
-    ELASTICSEARCH_URL: str | None = Field(None, validation_alias=_env("ELASTICSEARCH_URL", bare=True))
+    DATABASE_URL: str | None = Field(None, validation_alias=_env("DATABASE_URL", bare=True), repr=False)
+    REDIS_URL: str | None = Field(None, validation_alias=_env("REDIS_URL", bare=True), repr=False)
+    ELASTICSEARCH_URL: str | None = Field(None, validation_alias=_env("ELASTICSEARCH_URL", bare=True), repr=False)
     ELASTICSEARCH_USERNAME: str | None = Field(None, validation_alias=_env("ELASTICSEARCH_USERNAME"))
-    ELASTICSEARCH_PASSWORD: str | None = Field(None, validation_alias=_env("ELASTICSEARCH_PASSWORD"))
-    CAMERA_CREDENTIALS_KEY: str | None = Field(None, validation_alias=_env("CAMERA_CREDENTIALS_KEY"))
+    ELASTICSEARCH_PASSWORD: str | None = Field(None, validation_alias=_env("ELASTICSEARCH_PASSWORD"), repr=False)
+    #: Every index, alias and template name starts with this, so deployments can share a cluster.
+    ELASTICSEARCH_INDEX_PREFIX: str = Field("sightline", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$",
+                                            validation_alias=_env("ELASTICSEARCH_INDEX_PREFIX"))
+    #: Dotted path of the search backend class, or ``database`` / ``elasticsearch``. Default:
+    #: Elasticsearch when ``ELASTICSEARCH_URL`` is set, else the database.
+    SEARCH_BACKEND: str = Field("", validation_alias=_env("SEARCH_BACKEND"))
+    CAMERA_CREDENTIALS_KEY: str | None = Field(None, validation_alias=_env("CAMERA_CREDENTIALS_KEY"), repr=False)
     #: Detections below this confidence are not stored (a search's minimum can only be higher).
     DETECTION_MIN_CONFIDENCE: float = Field(0.3, ge=0.01, le=1.0, validation_alias=_env("DETECTION_MIN_CONFIDENCE"))
     DETECTOR: str = Field("centernet", validation_alias=_env("DETECTOR"))
     ANALYSIS_BATCH_SIZE: int = Field(4, ge=1, le=256, validation_alias=_env("ANALYSIS_BATCH_SIZE"))
     #: torch intra-op threads in a worker; 0 lets torch decide.
     TORCH_THREADS: int = Field(0, ge=0, le=256, validation_alias=_env("TORCH_THREADS"))
+    #: Largest upload accepted (API and admin).
     MAX_UPLOAD_BYTES: int = Field(4 * 1024**3, ge=1024, validation_alias=_env("MAX_UPLOAD_BYTES"))
     #: Run Celery tasks in the calling process (tests, one-shot scripts).
     CELERY_ALWAYS_EAGER: bool = Field(False, validation_alias=_env("CELERY_ALWAYS_EAGER"))
@@ -106,6 +126,18 @@ class SightlineSettings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
+
+    @model_validator(mode="after")
+    def _choose_search_backend(self) -> SightlineSettings:
+        backend = SEARCH_BACKENDS.get(self.SEARCH_BACKEND, self.SEARCH_BACKEND)
+        if not backend:
+            backend = SEARCH_BACKENDS["elasticsearch" if self.ELASTICSEARCH_URL else "database"]
+        if "." not in backend:
+            raise ValueError(f"SEARCH_BACKEND must be {' or '.join(SEARCH_BACKENDS)} or a dotted path")
+        if backend == SEARCH_BACKENDS["elasticsearch"] and not self.ELASTICSEARCH_URL:
+            raise ValueError("SEARCH_BACKEND is elasticsearch but ELASTICSEARCH_URL is not set")
+        object.__setattr__(self, "SEARCH_BACKEND", backend)  # frozen: set once, while validating
+        return self
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

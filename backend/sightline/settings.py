@@ -9,11 +9,10 @@ Server mode: ``DATABASE_URL`` (PostgreSQL), ``REDIS_URL`` (Celery broker and cha
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 import dj_database_url
 
-from .config import REPO_ROOT, load_settings
+from .config import REPO_ROOT, SightlineSettings, load_settings
 
 ENV = load_settings()
 
@@ -130,7 +129,6 @@ MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "media/"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = None
-SIGHTLINE_MAX_UPLOAD_BYTES = ENV.MAX_UPLOAD_BYTES
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -161,12 +159,14 @@ if ENV.REDIS_URL:
 else:
     CELERY_BROKER_URL = "filesystem://"
     # Kombu's file-system transport expects its folders to exist.
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (CELERY_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
         "processed_folder": str(CELERY_BROKER_DIR / "processed"),
+        # Its exchange table; kombu's default is "control" in the working directory.
+        "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = ENV.CELERY_ALWAYS_EAGER
@@ -185,18 +185,8 @@ if ENV.REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-SIGHTLINE: dict[str, Any] = {
-    "DETECTOR": ENV.DETECTOR,
-    "DETECTION_MIN_CONFIDENCE": ENV.DETECTION_MIN_CONFIDENCE,
-    "ANALYSIS_BATCH_SIZE": ENV.ANALYSIS_BATCH_SIZE,
-    "TORCH_THREADS": ENV.TORCH_THREADS,
-    "PROJECT_INLINE": ENV.PROJECT_INLINE,
-    "SEARCH_BACKEND": "elasticsearch" if ENV.ELASTICSEARCH_URL else "database",
-    "ELASTICSEARCH_URL": ENV.ELASTICSEARCH_URL,
-    "ELASTICSEARCH_USERNAME": ENV.ELASTICSEARCH_USERNAME,
-    "ELASTICSEARCH_PASSWORD": ENV.ELASTICSEARCH_PASSWORD,
-    "CAMERA_CREDENTIALS_KEY": ENV.CAMERA_CREDENTIALS_KEY,
-}
+#: Sightline's own settings: the typed, frozen object parsed from the environment (see config.py).
+SIGHTLINE: SightlineSettings = ENV
 
 LOGIN_URL = "/admin/login/"
 LOGGING = {

@@ -15,9 +15,15 @@ import base64
 import binascii
 import json
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+from backend.accounts.visibility import requested_and_visible
+
+if TYPE_CHECKING:
+    from backend.eventlog.projections import Projection
+    from backend.sightline.config import SightlineSettings
 
 Sort = Literal["-confidence", "-time", "time"]
 SORTS: tuple[Sort, ...] = ("-confidence", "-time", "time")
@@ -58,11 +64,8 @@ class SearchQuery:
 
     def effective_cameras(self) -> tuple[int, ...] | None:
         """Camera ids to restrict to (requested ∩ visible), or ``None`` for no restriction."""
-        if self.visible_cameras is None:
-            return self.cameras or None
-        if not self.cameras:
-            return tuple(sorted(self.visible_cameras))
-        return tuple(c for c in self.cameras if c in self.visible_cameras)
+        cameras = requested_and_visible(self.cameras, self.visible_cameras)
+        return None if cameras is None else tuple(sorted(cameras))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +103,6 @@ class SearchPage:
     results: list[SightingHit]
     next_cursor: str | None
     facets: Facets | None = None
-    total: int | None = field(default=None)
 
 
 def sort_key(hit: SightingHit, sort: Sort) -> tuple[float | int, int]:
@@ -137,8 +139,30 @@ def choose_interval(lo_ms: int, hi_ms: int) -> int:
     return HISTOGRAM_INTERVALS_MS[-1]
 
 
+class RebuildUnsupported(RuntimeError):
+    """This backend has no rebuild of its own (the message says what rebuilds it)."""
+
+
 class SearchBackend(ABC):
+    """A search backend: chosen by dotted path (``SIGHTLINE.SEARCH_BACKEND``), configured at construction."""
+
     name: str
+
+    @classmethod
+    def from_settings(cls, conf: SightlineSettings) -> SearchBackend:
+        """The backend configured by ``conf`` (read once: a backend never reads settings afterwards)."""
+        return cls()
+
+    def projections(self) -> list[Projection]:
+        """The projections that keep this backend's index, beyond the ``Sighting`` table every backend has.
+
+        ``search.apps`` registers them with the event log at start-up.
+        """
+        return []
+
+    def rebuild(self, *, batch: int) -> str:
+        """Rebuild the index from the event log without downtime; a one-line report of what was done."""
+        raise RebuildUnsupported(f"the {self.name} search backend is rebuilt by `manage.py rebuild_projections`")
 
     @abstractmethod
     def search(self, query: SearchQuery, *, facets: bool = True) -> SearchPage:

@@ -70,7 +70,7 @@ def test_a_deleted_clip_is_tolerated(db):
 def test_the_model_runs_where_settings_say(clip):
     from analysis.detectors.registry import get_detector
 
-    detector = get_detector(settings.SIGHTLINE["DETECTOR"])
+    detector = get_detector(settings.SIGHTLINE.DETECTOR)
     analyse(clip.pk)
     assert set(Event.objects.filter(type=EventType.OBJECT_DETECTED).values_list("model", flat=True)) == {
         detector.model_id}

@@ -52,6 +52,15 @@ def test_clip_upload_in_the_admin_is_probed_and_queued(admin_client, cameras, fo
     assert admin_client.get(f"/admin/clips/clip/{clip.pk}/change/").status_code == 200
 
 
+def test_clip_upload_in_the_admin_has_the_api_size_limit(admin_client, cameras, footage_h264, settings):
+    settings.SIGHTLINE = settings.SIGHTLINE.model_copy(update={"MAX_UPLOAD_BYTES": 4096})
+    response = admin_client.post("/admin/clips/clip/add/", {
+        "camera": cameras[0].pk, "file": SimpleUploadedFile("gate.mp4", footage_h264.read_bytes())})
+    assert response.status_code == 200
+    assert "the file is larger than the limit of 4096 bytes" in response.content.decode()
+    assert not Clip.objects.exists()
+
+
 def test_events_are_read_only_in_the_admin(admin_client, cameras):
     EventLog.append([detection(1, cameras[0].pk, 3, 0, 0.7)])
     event = Event.objects.get()

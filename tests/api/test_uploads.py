@@ -34,6 +34,28 @@ def test_not_a_video(colleague, cameras):
     assert not Clip.objects.exists()
 
 
+def stored_clip_files() -> list[Path]:
+    from django.conf import settings
+
+    return [p for p in (Path(settings.MEDIA_ROOT) / "clips").rglob("*") if p.is_file()]
+
+
+def test_larger_than_the_limit_is_refused_and_not_kept(colleague, cameras, footage_h264, settings):
+    settings.SIGHTLINE = settings.SIGHTLINE.model_copy(update={"MAX_UPLOAD_BYTES": 4096})
+    before = stored_clip_files()
+    response = upload(colleague, cameras[0].pk, footage_h264.read_bytes())
+    assert response.status_code == 400
+    assert response.json()["file"] == ["the file is larger than the limit of 4096 bytes"]
+    assert not Clip.objects.exists() and stored_clip_files() == before
+
+
+def test_unreadable_upload_is_not_kept(colleague, cameras):
+    before = stored_clip_files()
+    response = upload(colleague, cameras[0].pk, b"\x00\x01 not footage " * 300, "x.mp4")
+    assert response.status_code == 400
+    assert stored_clip_files() == before
+
+
 def test_truncated_header(colleague, cameras, footage_h264):
     response = upload(colleague, cameras[0].pk, footage_h264.read_bytes()[:1500])
     assert response.status_code == 400 and "video" in response.json()["file"][0]

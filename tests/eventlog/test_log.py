@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+
 from django.core.management import call_command
 
 from backend.eventlog import projections
@@ -60,7 +62,7 @@ def test_rebuild_from_zero_gives_the_same_sightings(cameras):
 
 def test_projection_resumes_from_its_checkpoint(cameras, settings):
     """GIVEN inline projection off (a projector process), WHEN events arrive, THEN catch-up applies each once."""
-    settings.SIGHTLINE = {**settings.SIGHTLINE, "PROJECT_INLINE": False}
+    settings.SIGHTLINE = settings.SIGHTLINE.model_copy(update={"PROJECT_INLINE": False})
     cam = cameras[0]
     EventLog.append([detection(1, cam.pk, 5, t * 100, 0.5) for t in range(5)])
     assert not Sighting.objects.exists()
@@ -72,3 +74,46 @@ def test_projection_resumes_from_its_checkpoint(cameras, settings):
     assert projections.catch_up(projection) == 3
     assert projections.catch_up(projection) == 0
     assert Sighting.objects.get(id=5).detections == 8
+
+
+def test_commit_sends_log_appended_and_a_failing_receiver_fails_nothing(cameras, django_capture_on_commit_callbacks):
+    from backend.eventlog.signals import log_appended
+
+    heads: list[int] = []
+
+    def record(*, head, **_):
+        heads.append(head)
+
+    def broken(**_):
+        raise RuntimeError("a consumer that breaks")
+
+    log_appended.connect(record)
+    log_appended.connect(broken)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert EventLog.append([detection(1, cameras[0].pk, 7, 0, 0.5)]) == 1
+        with django_capture_on_commit_callbacks(execute=True):
+            assert EventLog.append([detection(1, cameras[0].pk, 7, 0, 0.5)]) == 0  # nothing new: no signal
+    finally:
+        log_appended.disconnect(record)
+        log_appended.disconnect(broken)
+    assert heads == [EventLog.head()]
+
+
+def test_consumers_wire_themselves_to_the_log(monkeypatch):
+    """The log knows no consumer: the live feed connects to its signal, search registers its projections."""
+    from backend.eventlog.signals import send_log_appended
+    from backend.live import notify
+
+    woken: list[int] = []
+
+    async def send(head):
+        woken.append(head)
+
+    monkeypatch.setattr(notify, "_send", send)
+    # From a plain thread, as an appender commits (the test's own thread may hold an event loop).
+    appender = threading.Thread(target=send_log_appended, args=(42,))
+    appender.start()
+    appender.join(10)
+    assert woken == [42]
+    assert "search.sightings" in projections.registered()

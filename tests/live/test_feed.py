@@ -32,7 +32,7 @@ from backend.live import feed
 from backend.live.consumers import DetectionFeedConsumer, HeadWatcher
 from backend.sightline.asgi import application
 from search import get_backend
-from search.api import sighting_to_dict
+from search.representation import sighting_to_dict
 from tests.factories import T0, detection
 from tests.services import service_unavailable
 

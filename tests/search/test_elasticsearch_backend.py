@@ -20,13 +20,12 @@ from search.backends.base import SearchQuery
 from search.backends.elasticsearch import (
     ElasticsearchProjection,
     ElasticsearchSearchBackend,
+    Names,
     ProjectionWriteError,
-    drop_partitions_before,
+    get_client,
     indices,
     rebuild_index,
 )
-from search.backends.elasticsearch import client as es_client
-from search.backends.elasticsearch.client import Names
 from tests.factories import T0, detection
 from tests.search.contract import MINUTE, SearchBackendContract, dataset
 from tests.services import service_unavailable
@@ -47,25 +46,31 @@ def es_url() -> str:
 @pytest.fixture
 def es_settings(settings, es_url):
     prefix = f"sltest-{uuid.uuid4().hex[:10]}"
-    settings.SIGHTLINE = {
-        **settings.SIGHTLINE,
-        "SEARCH_BACKEND": "elasticsearch",
+    settings.SIGHTLINE = settings.SIGHTLINE.model_copy(update={
+        "SEARCH_BACKEND": "search.backends.elasticsearch.ElasticsearchSearchBackend",
         "ELASTICSEARCH_URL": es_url,
         "ELASTICSEARCH_INDEX_PREFIX": prefix,
-    }
+    })
     yield settings.SIGHTLINE
-    client = es_client.get_client(url=es_url)
-    indices.drop_everything(client, Names(prefix))
-
-
-@pytest.fixture
-def projection(es_settings):
-    return ElasticsearchProjection()
+    indices.drop_everything(get_client(es_url), Names(prefix))
 
 
 @pytest.fixture
 def backend(es_settings, db):
-    return ElasticsearchSearchBackend()
+    """The backend as the application builds it (``search.get_backend``), from the settings."""
+    import search
+
+    backend = search.get_backend()
+    assert isinstance(backend, ElasticsearchSearchBackend)
+    assert backend.names == Names(es_settings.ELASTICSEARCH_INDEX_PREFIX)
+    return backend
+
+
+@pytest.fixture
+def projection(backend):
+    (projection,) = backend.projections()
+    assert isinstance(projection, ElasticsearchProjection)
+    return projection
 
 
 @pytest.fixture
@@ -111,7 +116,7 @@ def test_catching_up_twice_and_rebuilding_give_the_same_answers(backend, project
 
 
 def test_elasticsearch_down_mid_ingestion_loses_and_doubles_nothing(
-    backend, projection, indexed, cameras, es_settings, settings
+    backend, projection, indexed, cameras
 ):
     lobby, vault = cameras
     events = dataset(lobby.pk, vault.pk)
@@ -119,14 +124,13 @@ def test_elasticsearch_down_mid_ingestion_loses_and_doubles_nothing(
     before = projections.position(projection.name)
     EventLog.append(events[4:])
     # WHEN Elasticsearch cannot be reached (a closed port) during a catch-up
-    settings.SIGHTLINE = {**es_settings, "ELASTICSEARCH_URL": "http://127.0.0.1:9"}
+    unreachable = ElasticsearchProjection(client=get_client("http://127.0.0.1:9"), names=projection.names)
     with pytest.raises(Exception):  # noqa: B017 - any transport error must surface
-        projections.catch_up(projection)
+        projections.catch_up(unreachable)
     # THEN the checkpoint did not advance
     assert projections.position(projection.name) == before
     assert projection.lag() == len(events) - 4
     # AND once it is back, catching up gives exactly the full answers
-    settings.SIGHTLINE = es_settings
     projections.catch_up(projection)
     projection.refresh()
     assert projection.lag() == 0
@@ -159,7 +163,7 @@ def test_transient_refusals_are_retried_with_backoff(backend, projection, indexe
     WHEN the block lifts while the projector backs off, THEN the batch lands whole, nothing set aside."""
     lobby, _ = cameras
     indexed([detection(1, lobby.pk, 30, 0, 0.5)])
-    client, names = es_client.get_client(), Names.configured()
+    client, names = backend.client, backend.names
     _block(client, names, "read_only_allow_delete", True)
     EventLog.append([detection(1, lobby.pk, 30, MINUTE, 0.9, ordinal=1)])
     projection.base_backoff_s = 0.3
@@ -181,7 +185,7 @@ def test_transient_refusals_are_retried_with_backoff(backend, projection, indexe
 def test_write_block_halts_without_advancing_or_dead_lettering(backend, projection, indexed, cameras):
     lobby, _ = cameras
     indexed([detection(1, lobby.pk, 31, 0, 0.5)])
-    client, names = es_client.get_client(), Names.configured()
+    client, names = backend.client, backend.names
     _block(client, names, "write", True)
     EventLog.append([detection(1, lobby.pk, 31, MINUTE, 0.9, ordinal=1)])
     with pytest.raises(ProjectionWriteError):
@@ -201,8 +205,7 @@ def test_poison_document_is_set_aside_with_its_reason(backend, projection, index
     indexed([poison, detection(1, lobby.pk, 9, MINUTE, 0.8)])
     assert projection.lag() == 0
     assert [h.id for h in backend.search(SearchQuery()).results] == [9]
-    client = es_client.get_client()
-    dead = client.search(index=Names.configured().deadletter, size=10)["hits"]["hits"]
+    dead = backend.client.search(index=backend.names.deadletter, size=10)["hits"]["hits"]
     kinds = sorted(d["_source"]["kind"] for d in dead)
     assert kinds == ["detections", "sightings"]
     for d in dead:
@@ -221,7 +224,7 @@ def test_retention_drops_whole_months(backend, projection, indexed, cameras):
     )
     assert [h.id for h in backend.search(SearchQuery()).results] == [20, 21]
     # A cutoff inside November keeps November, drops October.
-    dropped = drop_partitions_before(datetime(2026, 11, 10, tzinfo=UTC))
+    dropped = backend.drop_partitions_before(datetime(2026, 11, 10, tzinfo=UTC))
     assert sorted(i.rsplit("-", 2)[1:] for i in dropped) == [
         ["detections", "2026.10"],
         ["sightings", "2026.10"],
@@ -233,8 +236,7 @@ def test_rebuild_swaps_aliases_while_searches_keep_answering(backend, projection
     lobby, vault = cameras
     indexed(dataset(lobby.pk, vault.pk))
     expected = [5, 1, 3, 6, 2, 4]
-    client = es_client.get_client()
-    names = Names.configured()
+    client, names = backend.client, backend.names
     # Many more events so the rebuild takes a while, appended but also projected live.
     indexed(
         [
@@ -259,7 +261,7 @@ def test_rebuild_swaps_aliases_while_searches_keep_answering(backend, projection
     thread = threading.Thread(target=searcher)
     thread.start()
     try:
-        result = rebuild_index(batch=500)
+        result = rebuild_index(client, names, batch=500)
     finally:
         stop.set()
         thread.join()

@@ -9,19 +9,21 @@ So the projector keeps one summary document per track (``_id`` = track id), fold
 projection's rules; searches read those and give the database backend's answers, exactly. Detection documents
 are indexed too (one per event, ``_id`` = event key) for detail views, audits and re-derivation.
 
-Callers go through :mod:`search`; nothing outside this package imports its submodules.
+The application reaches it through :func:`search.get_backend` (``SIGHTLINE.SEARCH_BACKEND`` names
+:class:`ElasticsearchSearchBackend` by dotted path); tests and benchmarks may use the names exported here.
 """
 
 from __future__ import annotations
 
 from .backend import ElasticsearchSearchBackend
-from .indices import drop_partitions_before
+from .client import Names, get_client
 from .projection import ElasticsearchProjection, ProjectionWriteError, rebuild_index
 
 __all__ = [
     "ElasticsearchProjection",
     "ElasticsearchSearchBackend",
+    "Names",
     "ProjectionWriteError",
-    "drop_partitions_before",
+    "get_client",
     "rebuild_index",
 ]

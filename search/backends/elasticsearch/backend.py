@@ -13,8 +13,10 @@ Reads only through the read alias; never writes.
 from __future__ import annotations
 
 import time
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
+from elasticsearch import Elasticsearch
 from elasticsearch.dsl import Q, Search
 from elasticsearch.dsl.query import Query
 
@@ -30,7 +32,13 @@ from ..base import (
     encode_cursor,
     sort_key,
 )
+from . import indices
 from .client import Names, get_client
+from .projection import ElasticsearchProjection, rebuild_index
+
+if TYPE_CHECKING:
+    from backend.eventlog.projections import Projection
+    from backend.sightline.config import SightlineSettings
 
 _SORT: dict[str, list[Any]] = {
     "-confidence": [{"confidence": "desc"}, {"id": "desc"}],
@@ -69,9 +77,33 @@ _BOUNDS_TTL_S = 5.0
 class ElasticsearchSearchBackend(SearchBackend):
     name = "elasticsearch"
 
+    def __init__(self, client: Elasticsearch, names: Names) -> None:
+        self.client = client
+        self.names = names
+
+    @classmethod
+    def from_settings(cls, conf: SightlineSettings) -> ElasticsearchSearchBackend:
+        if not conf.ELASTICSEARCH_URL:
+            raise ValueError("the Elasticsearch search backend needs ELASTICSEARCH_URL")
+        client = get_client(conf.ELASTICSEARCH_URL, username=conf.ELASTICSEARCH_USERNAME,
+                            password=conf.ELASTICSEARCH_PASSWORD)
+        return cls(client, Names(conf.ELASTICSEARCH_INDEX_PREFIX))
+
+    def projections(self) -> list[Projection]:
+        return [ElasticsearchProjection(client=self.client, names=self.names)]
+
+    def rebuild(self, *, batch: int) -> str:
+        result = rebuild_index(self.client, self.names, batch=batch)
+        return (f"generation {result['generation']} is live (replaced {result['previous']}); "
+                f"{result['events']} events replayed, checkpoint at {result['position']}")
+
+    def drop_partitions_before(self, cutoff: datetime) -> list[str]:
+        """Retention: delete the monthly partitions wholly before ``cutoff``; return their names."""
+        return indices.drop_partitions_before(self.client, self.names, cutoff)
+
     def _search(self) -> Search:
         # A missing alias (nothing indexed yet) answers empty rather than 404.
-        return Search(using=get_client(), index=Names.configured().sightings_alias).params(
+        return Search(using=self.client, index=self.names.sightings_alias).params(
             ignore_unavailable=True,
             allow_no_indices=True,
         )
@@ -141,7 +173,7 @@ class ElasticsearchSearchBackend(SearchBackend):
 
     def _guess_interval(self) -> int | None:
         """The histogram interval for the whole index's time span (refreshed every few seconds)."""
-        alias = Names.configured().sightings_alias
+        alias = self.names.sightings_alias
         cached = _BOUNDS.get(alias)
         now = time.monotonic()
         if cached is None or now - cached[0] > _BOUNDS_TTL_S:

@@ -1,8 +1,9 @@
 """The Elasticsearch connection and the names of everything Sightline keeps there.
 
 One client per (URL, user) per process. Index names all start with a configurable prefix
-(``SIGHTLINE["ELASTICSEARCH_INDEX_PREFIX"]``, default ``sightline``) so that tests and several deployments can
-share a cluster without seeing each other.
+(``SIGHTLINE_ELASTICSEARCH_INDEX_PREFIX``, default ``sightline``) so that tests and several deployments can
+share a cluster without seeing each other. Nothing here reads Django settings: the backend is configured
+once, at construction (``ElasticsearchSearchBackend.from_settings``).
 
 This module must never log, print or put into an exception message the URL's credentials or the password.
 """
@@ -12,9 +13,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from django.conf import settings
 from elastic_transport import HttpHeaders, Urllib3HttpNode
 from elastic_transport._node import NodeApiResponse
 from elastic_transport.client_utils import DEFAULT, DefaultType
@@ -74,21 +73,17 @@ _clients: dict[tuple[str, str], Elasticsearch] = {}
 _lock = threading.Lock()
 
 
-def get_client(*, url: str | None = None) -> Elasticsearch:
-    """The shared client for the configured cluster (or ``url``), created on first use."""
-    conf: dict[str, Any] = settings.SIGHTLINE
-    url = url or str(conf.get("ELASTICSEARCH_URL") or "")
+def get_client(url: str, *, username: str | None = None, password: str | None = None) -> Elasticsearch:
+    """The shared client for the cluster at ``url`` (as ``username``), created on first use."""
     if not url:
-        raise RuntimeError("SIGHTLINE ELASTICSEARCH_URL is not set")
-    user = str(conf.get("ELASTICSEARCH_USERNAME") or "")
-    key = (url, user)
+        raise ValueError("no Elasticsearch URL given")
+    key = (url, username or "")
     with _lock:
         client = _clients.get(key)
         if client is None:
-            password = str(conf.get("ELASTICSEARCH_PASSWORD") or "")
             client = Elasticsearch(
                 url,
-                basic_auth=(user, password) if user else None,
+                basic_auth=(username, password or "") if username else None,
                 node_class=CompatibleNode,
                 request_timeout=30,
                 max_retries=2,
@@ -98,23 +93,11 @@ def get_client(*, url: str | None = None) -> Elasticsearch:
     return client
 
 
-def forget_clients() -> None:
-    """Close and drop cached clients (tests that point at another cluster)."""
-    with _lock:
-        for client in _clients.values():
-            client.close()
-        _clients.clear()
-
-
 @dataclass(frozen=True, slots=True)
 class Names:
     """Every index, alias and template name under one prefix."""
 
-    prefix: str
-
-    @classmethod
-    def configured(cls) -> Names:
-        return cls(str(settings.SIGHTLINE.get("ELASTICSEARCH_INDEX_PREFIX") or DEFAULT_PREFIX))
+    prefix: str = DEFAULT_PREFIX
 
     # Read aliases: searches only ever go through these, so a rebuild can swap what they point at.
     @property

@@ -209,17 +209,11 @@ def _next_month_start(month: str) -> datetime:
     return datetime(start.year + (start.month == 12), start.month % 12 + 1, 1, tzinfo=UTC)
 
 
-def drop_partitions_before(
-    cutoff: datetime, *, client: Elasticsearch | None = None, names: Names | None = None
-) -> list[str]:
+def drop_partitions_before(client: Elasticsearch, names: Names, cutoff: datetime) -> list[str]:
     """Retention: delete every monthly partition that lies wholly before ``cutoff``; return their names.
 
     Whole months only: a month that ``cutoff`` falls inside is kept. A sighting lives in the month it started.
     """
-    from .client import get_client
-
-    client = client or get_client()
-    names = names or Names.configured()
     if cutoff.tzinfo is None:
         raise ValueError("cutoff must be timezone-aware")
     doomed = []

@@ -35,10 +35,11 @@ from elasticsearch import Elasticsearch
 from backend.eventlog import projections
 from backend.eventlog.models import Event, EventType, ProjectionCheckpoint
 from backend.eventlog.projections import Projection
-from search.thumbnails import thumbnail_name
+from backend.eventlog.schema import detection_thumbnail, epoch_ms
 
+from ...sightings import SightingSummary, begin, fold
 from . import indices
-from .client import Names, get_client, month_of_ms, previous_month
+from .client import Names, month_of_ms, previous_month
 
 log = logging.getLogger(__name__)
 
@@ -54,20 +55,11 @@ class ProjectionWriteError(RuntimeError):
     """Elasticsearch kept refusing writes with a transient status; the batch must be replayed."""
 
 
-def _ms(event: Event) -> int:
-    return int(event.time.timestamp() * 1000)
-
-
-def _ordinal(event: Event) -> int:
-    # Same rule as search.projection: the detection's ordinal in its frame ends the natural key.
-    return int(event.key.rsplit(":", 1)[1])
-
-
 def detection_document(event: Event) -> dict[str, Any]:
     return {
         "seq": event.seq,
         "key": event.key,
-        "time": _ms(event),
+        "time": epoch_ms(event.time),
         "camera_id": event.camera_id,
         "clip_id": event.clip_id,
         "label": event.label,
@@ -79,54 +71,13 @@ def detection_document(event: Event) -> dict[str, Any]:
         "y1": event.y1,
         "x2": event.x2,
         "y2": event.y2,
-        "thumbnail": thumbnail_name(event.clip_id, event.offset_ms or 0, _ordinal(event))  # type: ignore[arg-type]
-        if event.clip_id is not None
-        else None,
+        "thumbnail": detection_thumbnail(event),
     }
-
-
-def merge(summary: dict[str, Any] | None, event: Event) -> dict[str, Any]:
-    """Fold one detection into a track's summary: the same rule as the database projection.
-
-    Best = highest confidence; the first seen (lowest seq, since events arrive in order) wins ties.
-    """
-    at = _ms(event)
-    if summary is None:
-        summary = {
-            "id": event.track,
-            "camera_id": event.camera_id,
-            "label": event.label,
-            "model": event.model,
-            "confidence": -1.0,
-            "start": at,
-            "end": at,
-            "detections": 0,
-            "last_seq": 0,
-        }
-    summary["start"] = min(summary["start"], at)
-    summary["end"] = max(summary["end"], at)
-    summary["detections"] += 1
-    summary["last_seq"] = event.seq
-    if event.confidence is not None and event.confidence > summary["confidence"]:
-        summary.update(
-            confidence=event.confidence,
-            best=at,
-            best_seq=event.seq,
-            best_clip_id=event.clip_id,
-            best_offset_ms=event.offset_ms or 0,
-            x1=event.x1,
-            y1=event.y1,
-            x2=event.x2,
-            y2=event.y2,
-            thumbnail=thumbnail_name(event.clip_id, event.offset_ms or 0, _ordinal(event)),  # type: ignore[arg-type]
-        )
-    return summary
 
 
 class ElasticsearchProjection(Projection):
     name = PROJECTION_NAME
     transactional = False
-    inline = False
     # Fewer, larger bulk requests: each batch also costs a generation lookup and a checkpoint write.
     batch_size = 10_000
 
@@ -135,17 +86,11 @@ class ElasticsearchProjection(Projection):
     base_backoff_s = 0.2
     max_backoff_s = 10.0
 
-    def __init__(
-        self,
-        *,
-        generation: int | None = None,
-        client: Elasticsearch | None = None,
-        names: Names | None = None,
-    ) -> None:
+    def __init__(self, *, client: Elasticsearch, names: Names, generation: int | None = None) -> None:
         # ``generation`` pins the writer to a generation being rebuilt; ``None`` follows the live one.
+        self.client = client
+        self.names = names
         self._pinned = generation
-        self._client = client
-        self._names = names
         self._known_indices: set[str] = set()
         self._ready_prefixes: set[str] = set()
         # Summaries this writer wrote last, by (index prefix, generation, track): a track's next detections
@@ -154,14 +99,6 @@ class ElasticsearchProjection(Projection):
         # any failure.
         self._summaries: OrderedDict[tuple[str, int, int], tuple[str, dict[str, Any]]] = OrderedDict()
         self._pending: dict[tuple[str, int, int], tuple[str, dict[str, Any]]] = {}
-
-    @property
-    def client(self) -> Elasticsearch:
-        return self._client or get_client()
-
-    @property
-    def names(self) -> Names:
-        return self._names or Names.configured()
 
     def lag(self) -> int:
         return projections.lag(self.name)
@@ -197,7 +134,7 @@ class ElasticsearchProjection(Projection):
         names = self.names
         ops: list[tuple[dict[str, Any], dict[str, Any] | None, Event]] = []
         for event in detections:
-            index = names.partition(indices.DETECTIONS, generation, month_of_ms(_ms(event)))
+            index = names.partition(indices.DETECTIONS, generation, month_of_ms(epoch_ms(event.time)))
             ops.append(({"index": {"_index": index, "_id": event.key}}, detection_document(event), event))
         ops.extend(self._sighting_ops(detections, generation))
         for index in {meta[next(iter(meta))]["_index"] for meta, _, _ in ops}:
@@ -241,7 +178,7 @@ class ElasticsearchProjection(Projection):
             if cached is not None:
                 found[track] = cached
                 continue
-            months = {month_of_ms(_ms(e)) for e in track_events}
+            months = {month_of_ms(epoch_ms(e.time)) for e in track_events}
             months.add(previous_month(min(months)))
             docs.extend(
                 {"_index": names.partition(indices.SIGHTINGS, generation, month), "_id": str(track)}
@@ -256,18 +193,20 @@ class ElasticsearchProjection(Projection):
                     f"could not read sighting {doc['_id']}: {doc['error'].get('type')}"
                 )
         for track, track_events in by_track.items():
-            old_index, summary = found.get(track, (None, None))
-            summary = dict(summary) if summary is not None else None
-            last_seq = summary["last_seq"] if summary is not None else 0
+            old_index, document = found.get(track, (None, None))
+            last_seq = document["last_seq"] if document is not None else 0
             fresh = [e for e in track_events if e.seq > last_seq]
             if not fresh:
                 continue  # a replay of events already folded in
+            summary = (SightingSummary.from_document(document) if document is not None
+                       else begin(SightingSummary, track, fresh[0]))
             for event in fresh:
-                summary = merge(summary, event)
-            assert summary is not None
-            index = names.partition(indices.SIGHTINGS, generation, month_of_ms(summary["start"]))
-            self._pending[(names.prefix, generation, track)] = (index, summary)
-            yield {"index": {"_index": index, "_id": str(track)}}, summary, fresh[-1]
+                fold(summary, event)
+            summary.last_seq = fresh[-1].seq
+            document = summary.to_document()
+            index = names.partition(indices.SIGHTINGS, generation, month_of_ms(summary.start_ms))
+            self._pending[(names.prefix, generation, track)] = (index, document)
+            yield {"index": {"_index": index, "_id": str(track)}}, document, fresh[-1]
             if old_index is not None and old_index != index:
                 # An earlier detection arrived late and moved the start into another month.
                 yield {"delete": {"_index": old_index, "_id": str(track)}}, None, fresh[-1]
@@ -387,9 +326,7 @@ def _replay(target: ElasticsearchProjection, after: int, upto: int, batch: int) 
         done += len(events)
 
 
-def rebuild_index(
-    *, batch: int = projections.DEFAULT_BATCH, client: Elasticsearch | None = None, names: Names | None = None
-) -> dict[str, int]:
+def rebuild_index(client: Elasticsearch, names: Names, *, batch: int = projections.DEFAULT_BATCH) -> dict[str, int]:
     """Build a new generation from the whole log while searches keep using the old one, then swap.
 
     1. Replay the log up to its head into generation N+1 (no alias: invisible to searches).
@@ -398,8 +335,6 @@ def rebuild_index(
        move the checkpoint to the head.
     3. Delete generation N.
     """
-    client = client or get_client()
-    names = names or Names.configured()
     live_writer = ElasticsearchProjection(client=client, names=names)
     old, _ = live_writer._prepare()
     # Leftovers of a rebuild that died half-way are neither live nor useful.

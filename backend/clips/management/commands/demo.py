@@ -24,6 +24,7 @@ from analysis.transcode import transcode_to_h264
 from backend.cameras.models import Camera
 from backend.clips.models import Clip
 from backend.clips.services import register_clip, storage_name_for
+from backend.eventlog.maintenance import refresh_planner_statistics
 
 FOOTAGE = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
@@ -59,6 +60,7 @@ class Command(BaseCommand):
                               f"in {time.monotonic() - started:.0f} s")
             if status != Clip.Status.DONE:
                 raise CommandError(f"analysis failed: {clip.error}")
+            refresh_planner_statistics(full=True)  # a bulk load, as `manage.py optimize_database` after one
         self.stdout.write(self.style.SUCCESS(f"LOGIN {user.username} / {password}"))
 
     def _load(self, camera: Camera, seconds: float | None) -> Clip:
