@@ -1,9 +1,11 @@
 """Celery tasks of the analysis queue.
 
-Tasks take ids, not objects; tolerate a clip deleted meanwhile; claim the clip with a conditional UPDATE
-so two workers never analyse it at once; retry only transient database errors, with backoff and jitter.
-A bad video fails its own job with a reason and never the worker. The task owns the job's ``Clip`` row
-(claim, progress, outcome); the pipeline only reports progress to it.
+Tasks take ids, not objects, and tolerate a clip deleted meanwhile. The job's ``Clip`` row decides who
+analyses what (``backend.clips.jobs``): a task claims its clip with a conditional UPDATE, so two workers
+never analyse it at once, a finished clip is never analysed again, and a worker that died mid-clip leaves
+a job that the next claim takes over. Transient database errors are retried with backoff and jitter. A bad
+video fails its own job with a reason and never the worker. The task owns the job's row (claim, heartbeat
+with progress, outcome); the pipeline only reports progress to it.
 
 Importing this module is cheap: the detector (torch) is imported when a task first runs, so a web process
 that queues analyses never loads it.
@@ -11,15 +13,15 @@ that queues analyses never loads it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
-from django.db.models import Q
 from django.utils import timezone
 
+from backend.clips import jobs
 from backend.clips.models import Clip
 from backend.eventlog.log import EventLog, NewEvent
 from backend.eventlog.models import EventType
@@ -30,38 +32,35 @@ from .decode import UnreadableVideo
 
 log = logging.getLogger(__name__)
 
-#: A claim older than this (no progress written) is taken to belong to a dead worker.
-CLAIM_TIMEOUT = timedelta(minutes=10)
-
-
-def _claim(clip_id: int) -> bool:
-    now = timezone.now()
-    return bool(
-        Clip.objects.filter(pk=clip_id)
-        .filter(~Q(status=Clip.Status.ANALYSING) | Q(analysis_started_at__lt=now - CLAIM_TIMEOUT))
-        .update(status=Clip.Status.ANALYSING, analysis_started_at=now, progress=0.0, error="")
-    )
-
 
 def _event(clip: Clip, kind: EventType, key: str, data: dict[str, object]) -> NewEvent:
     return NewEvent(key=key, type=kind, time=clip.started_at, camera_id=clip.camera_id, clip_id=clip.pk, data=data)
 
 
 def analyse(clip_id: int) -> str:
-    """Analyse one clip now, in this process; returns the clip's final status."""
-    clip = Clip.objects.select_related("camera").filter(pk=clip_id).first()
-    if clip is None:
-        log.info("clip %s was deleted before its analysis ran", clip_id)
-        return "missing"
-    if not _claim(clip_id):
-        log.info("clip %s is being analysed by another worker", clip_id)
-        return "busy"
+    """Analyse one clip now, in this process, if its job can be claimed; returns what happened."""
+    claim = jobs.claim(clip_id)
+    if claim is not jobs.Claim.CLAIMED:
+        log.info("clip %s not analysed here: %s", clip_id, claim.value)
+        return claim.value
+    try:
+        return _run(clip_id)
+    except OperationalError:
+        # Transient: give the job back so the retry can claim it at once. If the database is gone this
+        # fails too; the job's heartbeat then goes stale and the sweep hands it out again.
+        with contextlib.suppress(OperationalError):
+            jobs.release(clip_id)
+        raise
+
+
+def _run(clip_id: int) -> str:
     from .detectors.registry import get_detector
     from .pipeline import AnalysisResult, ClipAnalysis
 
+    clip = Clip.objects.select_related("camera").get(pk=clip_id)
+
     def report(progress: float, so_far: AnalysisResult) -> None:
-        Clip.objects.filter(pk=clip_id).update(progress=progress, frames_analysed=so_far.frames,
-                                               detections=so_far.detections)
+        jobs.beat(clip_id, progress=progress, frames_analysed=so_far.frames, detections=so_far.detections)
 
     conf = settings.SIGHTLINE
     detector = get_detector(conf.DETECTOR)
@@ -75,8 +74,6 @@ def analyse(clip_id: int) -> str:
     except UnreadableVideo as exc:
         return _fail(clip, model, str(exc))
     except OperationalError:
-        # Transient: give the clip back so the retry can claim it.
-        Clip.objects.filter(pk=clip.pk).update(status=Clip.Status.QUEUED)
         raise
     except Exception as exc:
         log.exception("analysis of clip %s failed", clip_id)

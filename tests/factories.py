@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, User
 from backend.cameras.models import Camera
 from backend.eventlog.log import NewEvent
 from backend.eventlog.models import EventType
+from backend.eventlog.schema import detection_key
 
 T0 = datetime(2026, 11, 2, 8, 0, 0, tzinfo=UTC)
 
@@ -46,7 +47,7 @@ def detection(clip_id: int, camera_id: int, track: int, offset_ms: int, confiden
               box: tuple[float, float, float, float] = (0.1, 0.2, 0.3, 0.6)) -> NewEvent:
     """A detection event as the analysis would append it."""
     return NewEvent(
-        key=f"det:{clip_id}:{model}:{offset_ms}:{ordinal}", type=EventType.OBJECT_DETECTED,
+        key=detection_key(clip_id, model, offset_ms, ordinal), type=EventType.OBJECT_DETECTED,
         time=start + timedelta(milliseconds=offset_ms), camera_id=camera_id, clip_id=clip_id, label=label,
         confidence=confidence, x1=box[0], y1=box[1], x2=box[2], y2=box[3], track=track, offset_ms=offset_ms,
         model=model,

@@ -16,8 +16,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from backend.sightline.celery import app as celery_app
 from tests.api.test_uploads import upload
+from tests.brokers import publishing_to
 from tests.conftest import client_for
 from tests.services import service_unavailable
 
@@ -51,14 +51,10 @@ def worker(transactional_db, redis_url):
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "backend.sightline", "worker", "-Q", "analysis", "-c", "1",
              "--pool=solo", "--loglevel=INFO"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    previous = dict(celery_app.conf)
-    celery_app.conf.update(task_always_eager=False, broker_url=redis_url, broker_transport_options={})
     try:
-        yield process
+        with publishing_to(redis_url):
+            yield process
     finally:
-        celery_app.conf.update(task_always_eager=previous["task_always_eager"],
-                               broker_url=previous["broker_url"],
-                               broker_transport_options=previous["broker_transport_options"])
         process.terminate()
         process.wait(timeout=30)
         if process.returncode not in (0, -15):
@@ -82,7 +78,8 @@ def test_uploads_are_analysed_by_a_real_worker(worker, personas, cameras, footag
     fails with its reason, the worker survives, and the good one goes queued → analysing → done."""
     client = client_for(personas["colleague"])
     lobby, _ = cameras
-    bad = upload(client, lobby.pk, footage_h264.read_bytes()).json()
+    # Two files (the same footage uploaded twice would be one clip): one trailing byte tells them apart.
+    bad = upload(client, lobby.pk, footage_h264.read_bytes() + b"\0").json()
     from backend.clips.models import Clip
 
     Path(Clip.objects.get(pk=bad["id"]).file.path).write_bytes(b"\x00broken" * 500)

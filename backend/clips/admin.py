@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.utils import timezone
 
 from .models import Clip
-from .services import UploadRejected, register_stored, store_upload
+from .services import UploadRejected, already_uploaded, content_sha256, register_stored, store_upload
 
 
 class ClipUploadForm(forms.ModelForm):
@@ -20,8 +20,12 @@ class ClipUploadForm(forms.ModelForm):
         upload, camera = cleaned.get("file"), cleaned.get("camera")
         if not upload or not camera or self._errors:
             return cleaned  # nothing is stored for a form that will be shown again anyway
+        sha256 = content_sha256(upload)
+        existing = already_uploaded(camera, sha256)
+        if existing is not None:
+            raise forms.ValidationError({"file": f"this camera already has this footage: clip {existing.pk}"})
         try:
-            self.stored = store_upload(upload, camera, original_name=upload.name)
+            self.stored = store_upload(upload, camera, original_name=upload.name, sha256=sha256)
         except UploadRejected as exc:
             raise forms.ValidationError({"file": str(exc)}) from None
         return cleaned
@@ -52,7 +56,7 @@ class ClipAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         if change:
             return super().save_model(request, obj, form, change)
-        clip = register_stored(form.stored, camera=form.cleaned_data["camera"],
+        clip, _ = register_stored(form.stored, camera=form.cleaned_data["camera"],
                                started_at=form.cleaned_data.get("started_at") or timezone.now(),
                                uploaded_by=request.user)
         # The admin goes on with ``obj`` (change message, redirect): make it the registered clip.

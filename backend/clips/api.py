@@ -3,7 +3,8 @@
 An upload is checked before it is accepted: for a camera the user may see, a start time in ISO 8601, then
 (``services.store_upload``) not empty, not too large, and a file that PyAV can open and decode a frame of.
 Only then is it kept, a ``clip.registered`` event appended and the analysis queued; the answer is 202 with
-the clip and its job.
+the clip and its job. The same footage uploaded again for the camera (same SHA-256: a client retrying after a
+lost answer) gets 200 with the clip it already became, and is not analysed twice.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from backend.cameras.models import Camera
 from backend.sightline.media import serve_file
 
 from .models import Clip
-from .services import UploadRejected, register_stored, store_upload
+from .services import UploadRejected, already_uploaded, content_sha256, register_stored, store_upload
 
 log = logging.getLogger(__name__)
 
@@ -95,19 +96,27 @@ class ClipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
     def get_serializer_class(self):  # type: ignore[no-untyped-def]
         return ClipUploadSerializer if self.action == "create" else ClipSerializer
 
-    @extend_schema(request=ClipUploadSerializer, responses={202: ClipSerializer})
+    @extend_schema(request=ClipUploadSerializer, responses={202: ClipSerializer, 200: ClipSerializer},
+                   description="202: stored and queued for analysis. 200: this camera already has this exact "
+                               "footage (same SHA-256): the existing clip, not analysed again.")
     def create(self, request: Request, *args: object, **kwargs: object) -> Response:
         upload = ClipUploadSerializer(data=request.data, context={"request": request})
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
         camera: Camera = data["camera"]
+        upload = data["file"]
+        sha256 = content_sha256(upload)
+        existing = already_uploaded(camera, sha256)
+        if existing is not None:  # a retry of an upload whose answer was lost: the same clip, analysed once
+            return Response(ClipSerializer(existing, context={"request": request}).data, status=status.HTTP_200_OK)
         try:
-            stored = store_upload(data["file"], camera, original_name=data["file"].name)
+            stored = store_upload(upload, camera, original_name=upload.name, sha256=sha256)
         except UploadRejected as exc:
             return Response({"file": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        clip = register_stored(stored, camera=camera, started_at=data.get("started_at") or timezone.now(),
-                               uploaded_by=request.user)
-        return Response(ClipSerializer(clip, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
+        clip, created = register_stored(stored, camera=camera, started_at=data.get("started_at") or timezone.now(),
+                                        uploaded_by=request.user)
+        return Response(ClipSerializer(clip, context={"request": request}).data,
+                        status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
     @extend_schema(responses={(200, "video/*"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])

@@ -56,10 +56,23 @@ class Clip(models.Model):
     analysis_finished_at = models.DateTimeField(null=True, blank=True)
     #: The tracker's live tracks at the clip's end, so the camera's next segment continues them.
     tracker_state = models.JSONField(null=True, blank=True, editable=False)
+    # The job's lifecycle (``backend.clips.jobs``): attempts, the worker's heartbeat, the outbox mark.
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Analysis attempts started.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True,
+                                        help_text="Last sign of life of the worker analysing the clip.")
+    dispatched_at = models.DateTimeField(null=True, blank=True,
+                                         help_text="When the analysis task was last sent; empty: not yet.")
+    #: SHA-256 of an uploaded file: the same footage uploaded again for a camera is the same clip.
+    content_sha256 = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["camera", "started_at"])]
+        indexes = [models.Index(fields=["camera", "started_at"]),
+                   models.Index(fields=["status", "dispatched_at"], name="clip_job_sweep")]
+        constraints = [
+            models.UniqueConstraint(fields=["camera", "content_sha256"], condition=~models.Q(content_sha256=""),
+                                    name="clip_unique_content_per_camera"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.camera} @ {self.started_at:%Y-%m-%d %H:%M:%S}"

@@ -4,10 +4,13 @@
 PyAV can decode a frame of), puts it in media storage and probes it; a file it refuses is not kept.
 :func:`register_clip` then creates the clip, logs ``clip.registered`` and queues its analysis;
 :func:`register_stored` does that for a :class:`StoredUpload` and deletes its file if registering fails.
+Uploads are recognised by their SHA-256 per camera: the same footage uploaded again (a client retrying
+after a lost answer) is the clip it already became, analysed once.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
@@ -15,7 +18,7 @@ from typing import IO
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from analysis.decode import UnreadableVideo, VideoInfo, probe
 from backend.cameras.models import Camera
@@ -37,16 +40,32 @@ class StoredUpload:
     name: str
     info: VideoInfo
     original_name: str
+    sha256: str = ""
 
     def discard(self) -> None:
         default_storage.delete(self.name)
 
 
-def store_upload(content: File | IO[bytes], camera: Camera, *, original_name: str,
-                 limit: bool = True) -> StoredUpload:
+def content_sha256(content: File) -> str:
+    digest = hashlib.sha256()
+    for chunk in content.chunks():
+        digest.update(chunk)
+    content.seek(0)
+    return digest.hexdigest()
+
+
+def already_uploaded(camera: Camera, sha256: str) -> Clip | None:
+    """The clip this exact footage already became for ``camera`` (a retried upload), if any."""
+    return Clip.objects.filter(camera=camera, content_sha256=sha256).first() if sha256 else None
+
+
+def store_upload(content: File | IO[bytes], camera: Camera, *, original_name: str, limit: bool = True,
+                 sha256: str = "") -> StoredUpload:
     """Check, store and probe ``content`` for ``camera``; raise :class:`UploadRejected` (keeping nothing).
 
     ``limit`` applies ``SIGHTLINE.MAX_UPLOAD_BYTES`` (uploads); the recorder's own segments pass ``False``.
+    ``sha256`` (of an upload, see :func:`content_sha256`) is kept with the clip so the same footage uploaded
+    again is recognised.
     """
     content = content if isinstance(content, File) else File(content)
     size = content.size
@@ -64,18 +83,29 @@ def store_upload(content: File | IO[bytes], camera: Camera, *, original_name: st
     except BaseException:
         default_storage.delete(name)
         raise
-    return StoredUpload(name=name, info=info, original_name=original_name)
+    return StoredUpload(name=name, info=info, original_name=original_name, sha256=sha256)
 
 
 def register_stored(stored: StoredUpload, *, camera: Camera, started_at: datetime, uploaded_by=None,  # type: ignore[no-untyped-def]
                     source: str = Clip.Source.UPLOAD, original_name: str | None = None,
-                    queue: bool = True) -> Clip:
-    """:func:`register_clip` for a stored upload, in its own transaction; its file is deleted on failure."""
+                    queue: bool = True) -> tuple[Clip, bool]:
+    """:func:`register_clip` for a stored upload, in its own transaction; its file is deleted on failure.
+
+    Returns ``(clip, created)``: the same footage registered meanwhile for the camera (two identical uploads
+    at once) gives the existing clip and ``False``, and this copy is deleted.
+    """
     try:
         with transaction.atomic():
-            return register_clip(camera=camera, stored_name=stored.name, info=stored.info, started_at=started_at,
+            clip = register_clip(camera=camera, stored_name=stored.name, info=stored.info, started_at=started_at,
                                  original_name=stored.original_name if original_name is None else original_name,
-                                 uploaded_by=uploaded_by, source=source, queue=queue)
+                                 uploaded_by=uploaded_by, source=source, queue=queue, sha256=stored.sha256)
+            return clip, True
+    except IntegrityError:
+        stored.discard()
+        existing = already_uploaded(camera, stored.sha256)
+        if existing is None:
+            raise
+        return existing, False
     except BaseException:
         stored.discard()
         raise
@@ -83,7 +113,7 @@ def register_stored(stored: StoredUpload, *, camera: Camera, started_at: datetim
 
 def register_clip(*, camera: Camera, stored_name: str, info: VideoInfo, started_at: datetime,
                   original_name: str = "", uploaded_by=None, source: str = Clip.Source.UPLOAD,  # type: ignore[no-untyped-def]
-                  queue: bool = True) -> Clip:
+                  queue: bool = True, sha256: str = "") -> Clip:
     """Create the clip for a probed file already in storage, log ``clip.registered``, queue its analysis.
 
     Must run inside a transaction: the task is queued only once the clip is committed.
@@ -92,6 +122,7 @@ def register_clip(*, camera: Camera, stored_name: str, info: VideoInfo, started_
                 duration_s=info.duration_s, width=info.width, height=info.height, codec=info.codec,
                 uploaded_by=uploaded_by if uploaded_by is not None and uploaded_by.is_authenticated else None)
     clip.file.name = stored_name
+    clip.content_sha256 = sha256
     clip.size_bytes = default_storage.size(stored_name)
     clip.save()
     EventLog.append([NewEvent(
@@ -100,10 +131,10 @@ def register_clip(*, camera: Camera, stored_name: str, info: VideoInfo, started_
         data={"duration_s": info.duration_s, "width": info.width, "height": info.height, "codec": info.codec,
               "source": source},
     )])
-    if queue:
-        from analysis.tasks import analyse_clip
+    if queue:  # the outbox: the job row commits with the clip; its task is sent once that is durable
+        from . import jobs
 
-        transaction.on_commit(lambda: analyse_clip.delay(clip.pk))
+        transaction.on_commit(lambda: jobs.dispatch(clip.pk))
     return clip
 
 

@@ -87,7 +87,7 @@ class EventLog:
             if rows:
                 Event.objects.bulk_create(rows, batch_size=_KEY_CHUNK, ignore_conflicts=True)
             if project and rows:
-                projections.catch_up_inline()
+                projections.catch_up_inline(len(rows))
             if rows:  # A hint to readers once this commits (they re-read the log); never fails the append.
                 head = EventLog.head()
                 transaction.on_commit(lambda: send_log_appended(head))

@@ -15,9 +15,11 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from .models import Event, ProjectionCheckpoint
 
@@ -84,32 +86,69 @@ def position(name: str) -> int:
 
 
 def catch_up(projection: Projection, *, batch: int | None = None, limit: int | None = None) -> int:
-    """Apply every event after the checkpoint; return how many events were read."""
+    """Apply every event after the checkpoint (at most ``limit``); return how many events were read.
+
+    A transactional projection applies each batch and moves its checkpoint in one transaction. A
+    non-transactional one (an external index) is never called inside a database transaction: it reads the
+    batch, writes it out, then moves its checkpoint in a short transaction, only if nobody moved it
+    meanwhile (a rebuild swapping generations; its writes are then replayed from the new position, and are
+    idempotent anyway).
+    """
     batch = batch or projection.batch_size
     done = 0
     while limit is None or done < limit:
-        with transaction.atomic():
-            checkpoint = _checkpoint_for_update(projection.name)
-            events = list(Event.objects.filter(seq__gt=checkpoint.position).order_by("seq")
-                          .values_list(*PROJECTED_FIELDS, named=True)[:batch])
-            if not events:
-                break
-            projection.apply(events)
-            checkpoint.position = events[-1].seq
-            checkpoint.save(update_fields=["position", "updated_at"])
-        done += len(events)
-        if len(events) < batch:
+        size = batch if limit is None else min(batch, limit - done)
+        step = _transactional_batch if projection.transactional else _external_batch
+        read = step(projection, size)
+        done += read
+        if read < size:
             break
     return done
 
 
-def catch_up_inline() -> None:
-    """Run the inline projections now (called inside an append's transaction)."""
+def _events_after(position: int, batch: int) -> list[Any]:
+    return list(Event.objects.filter(seq__gt=position).order_by("seq")
+                .values_list(*PROJECTED_FIELDS, named=True)[:batch])
+
+
+def _transactional_batch(projection: Projection, batch: int) -> int:
+    with transaction.atomic():
+        checkpoint = _checkpoint_for_update(projection.name)
+        events = _events_after(checkpoint.position, batch)
+        if events:
+            projection.apply(events)
+            checkpoint.position = events[-1].seq
+            checkpoint.save(update_fields=["position", "updated_at"])
+    return len(events)
+
+
+def _external_batch(projection: Projection, batch: int) -> int:
+    ProjectionCheckpoint.objects.get_or_create(name=projection.name)
+    start = position(projection.name)
+    events = _events_after(start, batch)
+    if not events:
+        return 0
+    projection.apply(events)  # network calls: outside any transaction, so appends never wait for them
+    moved = ProjectionCheckpoint.objects.filter(name=projection.name, position=start).update(
+        position=events[-1].seq, updated_at=timezone.now())
+    if not moved:
+        log.info("projection %s: checkpoint moved during a batch (a rebuild); resuming from it", projection.name)
+    return len(events)
+
+
+#: Events an append replays into the inline projections beyond its own: after a checkpoint reset the rest
+#: is left to ``rebuild_projections`` or ``run_projector``, never to one append's transaction.
+INLINE_BACKLOG = DEFAULT_BATCH
+
+
+def catch_up_inline(appended: int) -> None:
+    """Run the inline projections now, inside an append's transaction: its ``appended`` events and at most
+    :data:`INLINE_BACKLOG` more."""
     if not settings.SIGHTLINE.PROJECT_INLINE:
         return
     for projection in _registry.values():
         if projection.transactional:
-            catch_up(projection)
+            catch_up(projection, limit=appended + INLINE_BACKLOG)
 
 
 def rebuild(projection: Projection, *, batch: int | None = None) -> int:

@@ -16,7 +16,6 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
@@ -51,16 +50,13 @@ class AccessRevoked(Exception):
 
 
 def readable_head() -> int:
-    """The highest ``seq`` the feed may read.
-
-    With inline projections (the default) sightings commit with their events, so this is the log head.
-    Otherwise the sighting projector runs apart, and the feed waits for it: a detection is sent with its
-    sighting's state, which does not exist before the projector has read the detection.
+    """The highest ``seq`` the feed may read: the log head, or the sighting projection's checkpoint if that
+    is behind (a detection is sent with its sighting's state, which does not exist before the projection has
+    read the detection). With inline projections (the default) they are the same, except while a rebuild
+    replays the log.
     """
     head = EventLog.head()
-    if not settings.SIGHTLINE.PROJECT_INLINE:
-        head = min(head, projections.position(SightingProjection.name))
-    return head
+    return min(head, projections.position(SightingProjection.name))
 
 
 def replay_start(after: int, head: int) -> int | None:

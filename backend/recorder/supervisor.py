@@ -187,6 +187,7 @@ class Supervisor:
         except UploadRejected as exc:
             log.warning("camera %s: dropping an unreadable segment: %s", segment.camera_id, redact(str(exc)))
             return None
-        return register_stored(stored, camera=camera, started_at=segment.started_at,
-                               original_name=f"recording {segment.started_at:%Y-%m-%d %H:%M:%S}",
-                               source=Clip.Source.RECORDING, queue=self.settings.queue_analysis)
+        clip, _ = register_stored(stored, camera=camera, started_at=segment.started_at,
+                                  original_name=f"recording {segment.started_at:%Y-%m-%d %H:%M:%S}",
+                                  source=Clip.Source.RECORDING, queue=self.settings.queue_analysis)
+        return clip

@@ -1,9 +1,11 @@
 """The Celery application. Workers start with ``celery -A backend.sightline worker -Q analysis``."""
 
+import logging
 import os
+import threading
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.sightline.settings")
 
@@ -25,3 +27,39 @@ def _warm_detector(**_: object) -> None:
 
         torch.set_num_threads(conf.TORCH_THREADS)
     get_detector(conf.DETECTOR)
+
+
+log = logging.getLogger(__name__)
+_sweeping = threading.Event()
+
+
+@worker_ready.connect
+def _start_job_sweeper(**_: object) -> None:
+    """Each worker sweeps the job table (``backend.clips.jobs.sweep``) from its main process, at once and
+    every ``SIGHTLINE.JOB_SWEEP_EVERY_S``: lost messages are sent again, dead workers' jobs handed out."""
+    from django.conf import settings
+
+    every = settings.SIGHTLINE.JOB_SWEEP_EVERY_S
+    threading.Thread(target=_sweep_forever, args=(every,), name="job-sweeper", daemon=True).start()
+
+
+@worker_shutdown.connect
+def _stop_job_sweeper(**_: object) -> None:
+    _sweeping.set()
+
+
+def _sweep_forever(every: float) -> None:
+    from django.db import close_old_connections, connection
+
+    from backend.clips.jobs import sweep
+    from backend.sightline.redaction import redact
+
+    while not _sweeping.is_set():
+        try:
+            close_old_connections()
+            sweep()
+        except Exception as exc:  # the database or the broker is away: try again at the next sweep
+            log.warning("job sweep failed: %s", redact(str(exc)) or exc.__class__.__name__)
+        finally:
+            connection.close()
+        _sweeping.wait(every)

@@ -89,6 +89,17 @@ class SightlineSettings(BaseSettings):
     TORCH_THREADS: int = Field(0, ge=0, le=256, validation_alias=_env("TORCH_THREADS"))
     #: Largest upload accepted (API and admin).
     MAX_UPLOAD_BYTES: int = Field(4 * 1024**3, ge=1024, validation_alias=_env("MAX_UPLOAD_BYTES"))
+    #: An analysis job is tried this many times (a worker killed mid-clip costs one) before it fails.
+    ANALYSIS_MAX_ATTEMPTS: int = Field(3, ge=1, le=100, validation_alias=_env("ANALYSIS_MAX_ATTEMPTS"))
+    #: A job whose worker wrote no progress for this long is taken to be dead and is tried again.
+    ANALYSIS_HEARTBEAT_TIMEOUT_S: float = Field(120.0, ge=1.0, le=86_400.0,
+                                                validation_alias=_env("ANALYSIS_HEARTBEAT_TIMEOUT_S"))
+    #: A queued job whose message has not started after this long is sent again (a lost message).
+    ANALYSIS_REDISPATCH_S: float = Field(300.0, ge=1.0, le=86_400.0, validation_alias=_env("ANALYSIS_REDISPATCH_S"))
+    #: Hard limit of one analysis task; the broker's visibility timeout is kept above it.
+    ANALYSIS_TIME_LIMIT_S: int = Field(3 * 3600, ge=10, le=7 * 86_400, validation_alias=_env("ANALYSIS_TIME_LIMIT_S"))
+    #: How often a worker sweeps the job table for lost, dead and exhausted jobs.
+    JOB_SWEEP_EVERY_S: float = Field(30.0, ge=0.5, le=3600.0, validation_alias=_env("JOB_SWEEP_EVERY_S"))
     #: Run Celery tasks in the calling process (tests, one-shot scripts).
     CELERY_ALWAYS_EAGER: bool = Field(False, validation_alias=_env("CELERY_ALWAYS_EAGER"))
     #: Apply projections right after each append commits (embedded default); off when a projector runs.

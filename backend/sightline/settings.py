@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "channels",
+    "backend.sightline",  # site-wide commands (check_health)
     "backend.accounts",
     "backend.cameras",
     "backend.clips",
@@ -86,20 +87,23 @@ TEMPLATES = [
     },
 ]
 
+_SQLITE_OPTIONS = {
+    # IMMEDIATE: a transaction takes the write lock when it begins, so two appenders or two projectors never
+    # interleave their read-then-write steps.
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 30,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
 if ENV.DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(ENV.DATABASE_URL, conn_max_age=60)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # a SQLite file named by URL
+        DATABASES["default"].update(CONN_MAX_AGE=0, OPTIONS=dict(_SQLITE_OPTIONS))
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "sightline.sqlite3",
-            "OPTIONS": {
-                # IMMEDIATE: a transaction takes the write lock when it begins, so two appenders or two
-                # projectors never interleave their read-then-write steps.
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 30,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
+            "OPTIONS": dict(_SQLITE_OPTIONS),
             "TEST": {"NAME": DATA_DIR / "test-sightline.sqlite3"},
         }
     }
@@ -155,7 +159,9 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_DIR = DATA_DIR / "broker"
 if ENV.REDIS_URL:
     CELERY_BROKER_URL = ENV.REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+    # An unacknowledged message comes back after this; above the longest task, so a slow analysis is
+    # never handed to a second worker while the first still runs (the job claim refuses it anyway).
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": ENV.ANALYSIS_TIME_LIMIT_S + 3600}
 else:
     CELERY_BROKER_URL = "filesystem://"
     # Kombu's file-system transport expects its folders to exist.
@@ -173,6 +179,12 @@ CELERY_TASK_ALWAYS_EAGER = ENV.CELERY_ALWAYS_EAGER
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
+# A worker child killed mid-task (SIGKILL, OOM) gives its message back instead of acknowledging it; the job
+# table's attempt count ends a clip that kills every worker (the database is the truth, see clips/jobs.py).
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_TIME_LIMIT = ENV.ANALYSIS_TIME_LIMIT_S
+CELERY_TASK_SOFT_TIME_LIMIT = max(ENV.ANALYSIS_TIME_LIMIT_S - 60, 1)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ROUTES = {"analysis.*": {"queue": "analysis"}}
 CELERY_TASK_SERIALIZER = "json"

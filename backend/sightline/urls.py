@@ -8,6 +8,7 @@ from backend.accounts.session_api import SessionView
 from backend.cameras.api import CameraViewSet
 from backend.clips.api import ClipViewSet
 from backend.eventlog.api import EventListView
+from backend.sightline.health import healthz, readyz
 from backend.sightline.spa import ROUTE_PATTERN, spa_view
 from search.api import SearchView, SightingDetailView, SightingThumbnailView
 
@@ -28,6 +29,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path("", spa_view, name="home"),

@@ -160,6 +160,10 @@ class SearchBackend(ABC):
         """
         return []
 
+    def ping(self) -> bool:
+        """Whether the backend's store answers now (readiness checks); the database's is checked apart."""
+        return True
+
     def rebuild(self, *, batch: int) -> str:
         """Rebuild the index from the event log without downtime; a one-line report of what was done."""
         raise RebuildUnsupported(f"the {self.name} search backend is rebuilt by `manage.py rebuild_projections`")

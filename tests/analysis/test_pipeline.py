@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from analysis.decode import probe
 from analysis.tasks import analyse
@@ -52,11 +53,18 @@ def test_people_are_found_and_linked_into_sightings(clip):
     assert clip.frames_analysed == 16 and clip.detections == detections.count()
 
 
-def test_running_the_task_again_appends_nothing(clip):
+def test_running_the_task_again_appends_nothing(clip, settings):
     analyse(clip.pk)
     before = list(Event.objects.order_by("seq").values_list("key", "seq"))
     sightings = sorted(Sighting.objects.values_list("id", "confidence", "detections"))
 
+    # A redelivered message for a finished clip: not analysed again.
+    assert analyse(clip.pk) == "finished"
+    assert list(Event.objects.order_by("seq").values_list("key", "seq")) == before
+    # A worker that died after appending everything, before marking the clip done: the next worker
+    # analyses the whole clip again, and the log's natural keys make it append nothing twice.
+    stale = timezone.now() - timedelta(seconds=settings.SIGHTLINE.ANALYSIS_HEARTBEAT_TIMEOUT_S + 1)
+    Clip.objects.filter(pk=clip.pk).update(status=Clip.Status.ANALYSING, heartbeat_at=stale)
     assert analyse(clip.pk) == Clip.Status.DONE
 
     assert list(Event.objects.order_by("seq").values_list("key", "seq")) == before

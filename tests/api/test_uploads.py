@@ -135,7 +135,8 @@ def test_worker_survives_a_clip_that_turns_bad(colleague, cameras, footage_h264,
     second is analysed normally."""
     lobby, _ = cameras
     with django_capture_on_commit_callbacks() as callbacks:
-        bad = upload(colleague, lobby.pk, footage_h264.read_bytes()).json()
+        # Two files (the same footage uploaded twice would be one clip): one trailing byte tells them apart.
+        bad = upload(colleague, lobby.pk, footage_h264.read_bytes() + b"\0").json()
         good = upload(colleague, lobby.pk, footage_h264.read_bytes()).json()
     Path(Clip.objects.get(pk=bad["id"]).file.path).write_bytes(b"\x00garbage" * 1000)
     for callback in callbacks:

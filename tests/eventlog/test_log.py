@@ -117,3 +117,24 @@ def test_consumers_wire_themselves_to_the_log(monkeypatch):
     appender.join(10)
     assert woken == [42]
     assert "search.sightings" in projections.registered()
+
+
+def test_inline_catch_up_after_a_reset_is_bounded(cameras):
+    """GIVEN a log much longer than one batch whose sighting checkpoint was reset, WHEN one event is
+    appended, THEN that append replays at most its own events and one batch more, not the whole log."""
+    from backend.eventlog.models import ProjectionCheckpoint
+
+    cam = cameras[0]
+    total = 3 * projections.INLINE_BACKLOG
+    EventLog.append([detection(1, cam.pk, 1 + i // 50, i * 10, 0.5, ordinal=i % 50) for i in range(total)])
+    assert projections.lag("search.sightings") == 0
+    ProjectionCheckpoint.objects.filter(name="search.sightings").update(position=0)
+    Sighting.objects.all().delete()
+    EventLog.append([detection(2, cam.pk, 999, 0, 0.9)])
+    read = Event.objects.filter(seq__lte=projections.position("search.sightings")).count()
+    assert read == 1 + projections.INLINE_BACKLOG
+    assert projections.lag("search.sightings") == total + 1 - read
+    # The rest is rebuild_projections' (or run_projector's) job, in bounded batches of its own.
+    call_command("rebuild_projections", "search.sightings")
+    assert projections.lag("search.sightings") == 0
+    assert Sighting.objects.count() == total // 50 + 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -280,3 +281,87 @@ def test_empty_index_answers_empty(backend, es_settings):
     page = backend.search(SearchQuery(start=T0, end=T0 + timedelta(hours=1)))
     assert page.results == [] and page.facets.tags == {}
     assert backend.get(1) is None
+
+
+def test_projector_keeps_going_through_an_outage_and_catches_up(transactional_db, backend, indexed, cameras,
+                                                                es_url):
+    """GIVEN the projector running (``run_projector``'s loop) to Elasticsearch through a connection that is
+    cut for real mid-ingestion, THEN it keeps retrying with backoff instead of exiting, its checkpoint stays
+    put, and once the connection is back every detection is searchable exactly once."""
+    from urllib.parse import urlsplit
+
+    from backend.eventlog.management.commands.run_projector import Runner
+    from tests.tcp_proxy import TcpProxy
+
+    lobby, vault = cameras
+    target = urlsplit(es_url)
+    proxy = TcpProxy(target.hostname, target.port)
+    via_proxy = ElasticsearchProjection(client=get_client(proxy.url).options(max_retries=0, request_timeout=5),
+                                        names=backend.names)
+    events = dataset(lobby.pk, vault.pk)
+    registered = dict(projections.registered())
+    projections.register(via_proxy)
+    runner = Runner(base_backoff_s=0.05, max_backoff_s=0.3)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def loop() -> None:
+        from django.db import connection
+
+        try:
+            while not stop.is_set():
+                runner.tick()
+                stop.wait(0.05)
+        except BaseException as exc:  # the runner must never raise
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=loop)
+    try:
+        EventLog.append(events[:4])
+        thread.start()
+        wait = time.monotonic() + 30
+        while via_proxy.lag() and time.monotonic() < wait:
+            time.sleep(0.05)
+        assert via_proxy.lag() == 0
+        proxy.cut()  # WHEN the connection goes away
+        EventLog.append(events[4:])
+        time.sleep(1.5)
+        assert runner.failures.get(via_proxy.name, 0) >= 2, "it retried, with backoff, and kept running"
+        assert via_proxy.lag() == len(events) - 4
+        proxy.restore()  # AND comes back
+        wait = time.monotonic() + 30
+        while via_proxy.lag() and time.monotonic() < wait:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join(10)
+        proxy.close()
+        projections._registry.clear()
+        projections._registry.update(registered)
+    assert errors == [] and via_proxy.lag() == 0 and via_proxy.name not in runner.failures
+    backend.projections()[0].refresh()
+    page = backend.search(SearchQuery())
+    assert [h.id for h in page.results] == [5, 1, 3, 6, 2, 4]
+    assert {h.id: h.detections for h in page.results} == {1: 3, 2: 1, 3: 2, 4: 1, 5: 1, 6: 1}
+
+
+def test_elasticsearch_is_never_called_inside_a_database_transaction(transactional_db, backend, projection,
+                                                                    indexed, cameras):
+    """On SQLite a transaction holds the only write lock: an Elasticsearch call inside it would stall every
+    append for as long as Elasticsearch takes to answer (or to time out)."""
+    from django.db import connection
+
+    seen: list[bool] = []
+    apply = projection.apply
+
+    def watched(events):
+        seen.append(connection.in_atomic_block)
+        return apply(events)
+
+    projection.apply = watched
+    lobby, vault = cameras
+    indexed(dataset(lobby.pk, vault.pk))
+    assert seen and not any(seen)

@@ -92,6 +92,9 @@ class ElasticsearchSearchBackend(SearchBackend):
     def projections(self) -> list[Projection]:
         return [ElasticsearchProjection(client=self.client, names=self.names)]
 
+    def ping(self) -> bool:
+        return bool(self.client.options(request_timeout=2, max_retries=0).ping())
+
     def rebuild(self, *, batch: int) -> str:
         result = rebuild_index(self.client, self.names, batch=batch)
         return (f"generation {result['generation']} is live (replaced {result['previous']}); "

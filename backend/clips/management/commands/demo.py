@@ -22,6 +22,7 @@ from analysis.decode import probe
 from analysis.tasks import analyse
 from analysis.transcode import transcode_to_h264
 from backend.cameras.models import Camera
+from backend.clips import jobs
 from backend.clips.models import Clip
 from backend.clips.services import register_clip, storage_name_for
 from backend.eventlog.maintenance import refresh_planner_statistics
@@ -54,6 +55,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Analysing {clip.duration_s:.0f} s of footage at {camera.analysis_fps:g} frames/s "
                               "with the CenterNet detector on this machine…")
             started = time.monotonic()
+            jobs.requeue(clip.pk)  # a run stopped half-way (Ctrl-C) or failed starts over
             status = analyse(clip.pk)
             clip.refresh_from_db()
             self.stdout.write(f"  {status}: {clip.frames_analysed} frames, {clip.detections} detections "

@@ -1,0 +1,18 @@
+"""``manage.py sweep_jobs``: one sweep of the analysis job table (workers also sweep on their own)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from backend.clips.jobs import sweep
+
+
+class Command(BaseCommand):
+    help = "Send lost analysis jobs again, hand out dead workers' jobs, fail jobs whose attempts are used up."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        report = sweep()
+        self.stdout.write(f"{report.dispatched} re-sent, {report.failed} failed after their last attempt, "
+                          f"{report.undeliverable} waiting for the broker")
