@@ -1,8 +1,9 @@
 """One camera: connect, remux its stream into N-second MP4 segments, reconnect when it breaks.
 
 A :class:`CameraWorker` is a thread that owns one camera's connection. It remuxes (never re-encodes: the
-cost is a copy of the compressed packets) into MP4 segments cut at key frames, and hands each finished
-segment to a sink (the supervisor's registrar), so that probing, storage and the database never hold up the
+cost is a copy of the compressed packets) into fragmented MP4 segments cut at key frames, written to the
+camera's folder of a durable spool (``spool_dir``), and hands each finished segment to a sink (the
+supervisor's registrar), so that probing, storage and the database never hold up the
 stream. A connection that fails, ends, or sends no packet for ``read_timeout_s`` is closed (its current
 segment kept) and retried with jittered exponential backoff; every retry counts against a restart budget.
 The camera's state, ``camera.online`` / ``camera.offline`` and ``camera.gap`` events are written here.
@@ -79,16 +80,35 @@ class StreamEnded(Exception):
     """The camera closed the stream (EOF) without an error."""
 
 
+#: Fragmented MP4: a fragment per key frame, each complete on disk as soon as it is written, so a segment
+#: cut short by a crash plays up to its last fragment; the index (``mfra``) written at close makes the
+#: finished file seekable in browsers.
+FRAGMENTED_MP4 = {"movflags": "+frag_keyframe+empty_moov+default_base_moof"}
+
+
+def segment_name(started_at: datetime) -> str:
+    """A spooled segment's file name: its start (epoch ms, so a rescan after a crash knows it) and a uuid."""
+    return f"{int(started_at.timestamp() * 1000)}-{uuid.uuid4().hex}.mp4"
+
+
+def segment_start(path: Path) -> datetime | None:
+    """The start time in a spooled segment's name, or ``None`` for a file that is not one."""
+    head = path.stem.split("-", 1)[0]
+    if not head.isdigit() or path.suffix != ".mp4":
+        return None
+    return datetime.fromtimestamp(int(head) / 1000, tz=UTC)
+
+
 class SegmentWriter:
     """One MP4 file being written: packets of one video stream, timestamps rebased to start at zero."""
 
     def __init__(self, template: av.video.stream.VideoStream, directory: Path, camera_id: int,
                  started_at: datetime, first_dts: int) -> None:
-        self.path = directory / f"{camera_id}-{uuid.uuid4().hex}.mp4"
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / segment_name(started_at)
         self.camera_id, self.started_at, self.first_dts = camera_id, started_at, first_dts
         self.time_base: Fraction = template.time_base or Fraction(1, 90000)
-        # faststart: segments are played in browsers straight from storage.
-        self.container = av.open(str(self.path), "w", format="mp4", options={"movflags": "+faststart"})
+        self.container = av.open(str(self.path), "w", format="mp4", options=dict(FRAGMENTED_MP4))
         self.stream = self.container.add_stream_from_template(template)
         self.packets = 0
         self.last_dts = first_dts
@@ -115,6 +135,11 @@ class SegmentWriter:
                         redact(str(exc)))
         duration = float((self.last_dts - self.first_dts + self.last_duration) * self.time_base)
         return FinishedSegment(self.camera_id, self.path, self.started_at, duration, self.packets)
+
+
+def spool_dir(root: Path, camera_id: int) -> Path:
+    """The camera's spool folder: its segments until they are registered (only its lease holder writes)."""
+    return root / str(camera_id)
 
 
 def backoff_delay(attempt: int, initial: float, cap: float, rng: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
@@ -229,7 +254,8 @@ class CameraWorker(threading.Thread):
                                            or writer.elapsed_s(packet.dts) >= s.segment_seconds):
                     if writer is not None:
                         self._finish(writer)
-                    writer = SegmentWriter(stream, self.work_dir, self.camera_id, media_time, packet.dts)
+                    writer = SegmentWriter(stream, spool_dir(self.work_dir, self.camera_id), self.camera_id,
+                                           media_time, packet.dts)
                 if writer is None:
                     continue  # nothing can be decoded before the first key frame
                 try:

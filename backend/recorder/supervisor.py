@@ -6,18 +6,25 @@ Finished segments go through one registrar thread that stores each file in media
 registers it as a clip, which queues its analysis (``backend.clips.services``, as for an upload), so the
 database never holds up a stream.
 
+Footage is never deleted because it could not be registered. Segments are written to a durable spool
+(``DATA_DIR/spool/<camera>/``, fragmented MP4: playable up to a crash) and leave it only once registered
+(or, when unreadable, moved to ``spool/rejected/``). A registration that fails (database or broker down) is
+retried with backoff; a segment left by a crashed recorder is registered by whoever claims the camera next
+(the spool is rescanned when a camera is claimed). Registering the same file twice gives one clip
+(segments are recognised by SHA-256, like uploads).
+
 Stopping (SIGTERM in ``run_recorder``) closes every camera's current segment, registers it, releases the
 leases and returns. Never log a camera's stream URL: it carries the password.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import queue
 import shutil
 import socket
-import tempfile
 import threading
 import time
 import traceback
@@ -25,16 +32,32 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings as django_settings
+from django.core.files import File
 from django.db import close_old_connections, connection
 
 from backend.cameras.models import Camera
 from backend.clips.models import Clip
-from backend.clips.services import UploadRejected, register_stored, store_upload
+from backend.clips.services import (
+    UploadRejected,
+    already_uploaded,
+    content_sha256,
+    register_stored,
+    store_upload,
+)
 from backend.sightline.redaction import redact
 
 from . import leases
+from .mp4 import drop_torn_tail
 from .retention import apply_retention
-from .segmenter import CameraWorker, FinishedSegment, RecorderSettings
+from .segmenter import (
+    CameraWorker,
+    FinishedSegment,
+    RecorderSettings,
+    backoff_delay,
+    segment_start,
+    spool_dir,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +73,8 @@ class Supervisor:
                  work_dir: Path | None = None) -> None:
         self.owner = owner or default_owner()
         self.settings = settings or RecorderSettings()
-        self._own_work_dir = work_dir is None
-        self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="sightline-recorder-"))
+        #: The durable spool: segments wait here until they are registered, across crashes and restarts.
+        self.work_dir = work_dir or Path(django_settings.DATA_DIR) / "spool"
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.workers: dict[int, CameraWorker] = {}
         #: Every camera id this supervisor ever started a worker for, in order (tests and logs read it).
@@ -123,6 +146,7 @@ class Supervisor:
                 break
             if camera_id in self.workers or not leases.claim(camera_id, self.owner, ttl):
                 continue
+            self._recover(camera_id)
             worker = CameraWorker(camera_id, owner=self.owner, settings=self.settings,
                                   sink=self._segments.put, work_dir=self.work_dir)
             self.workers[camera_id] = worker
@@ -151,43 +175,100 @@ class Supervisor:
                 state=Camera.State.DISABLED).update(state=Camera.State.OFFLINE)
             leases.release(self.owner, ids)
         self.workers.clear()
-        if self._own_work_dir:
-            shutil.rmtree(self.work_dir, ignore_errors=True)
         connection.close()
 
     # -- registration -------------------------------------------------------------------------------------
 
+    def _recover(self, camera_id: int) -> None:
+        """Queue the segments a crashed or stopped recorder left in this camera's spool (oldest first)."""
+        folder = spool_dir(self.work_dir, camera_id)
+        found = sorted(p for p in folder.glob("*.mp4") if segment_start(p) is not None) if folder.is_dir() else []
+        for path in found:
+            started_at = segment_start(path)
+            assert started_at is not None
+            dropped = drop_torn_tail(path)  # a crash tore its last fragment: keep what plays
+            if dropped:
+                log.info("camera %s: segment %s was cut short; dropped its torn last %d bytes", camera_id,
+                         path.name, dropped)
+            self._segments.put(FinishedSegment(camera_id, path, started_at, 0.0, 0))
+        if found:
+            log.info("recorder %s: %d segment(s) of camera %s left in the spool; registering them", self.owner,
+                     len(found), camera_id)
+
     def _register_loop(self) -> None:
+        retry: list[tuple[float, int, int, FinishedSegment]] = []  # (due, order, attempt, segment)
+        order = 0
         try:
             while True:
-                item = self._segments.get()
-                if item is _STOP:
-                    return
-                assert isinstance(item, FinishedSegment)
+                timeout = max(0.0, retry[0][0] - time.monotonic()) if retry else None
                 try:
-                    close_old_connections()
-                    self.register(item)
-                except Exception:
-                    # One bad segment must not stop the others.
-                    log.error("camera %s: registering a segment failed: %s", item.camera_id,
-                              redact(traceback.format_exc()))
-                finally:
-                    item.path.unlink(missing_ok=True)
+                    item = self._segments.get(timeout=timeout)
+                except queue.Empty:
+                    item = None
+                if item is _STOP:
+                    for _, _, attempt, segment in sorted(retry):
+                        self._try_register(segment, attempt)  # a last try; what fails stays in the spool
+                    return
+                due: list[tuple[int, FinishedSegment]] = []
+                if item is not None:
+                    assert isinstance(item, FinishedSegment)
+                    due.append((0, item))
+                while retry and retry[0][0] <= time.monotonic():
+                    _, _, attempt, segment = heapq.heappop(retry)
+                    due.append((attempt, segment))
+                for attempt, segment in due:
+                    if not self._try_register(segment, attempt):
+                        order += 1
+                        delay = backoff_delay(attempt, 1.0, self.settings.backoff_cap_s)
+                        heapq.heappush(retry, (time.monotonic() + delay, order, attempt + 1, segment))
         finally:
             connection.close()
 
+    def _try_register(self, segment: FinishedSegment, attempt: int) -> bool:
+        """Register one segment; False when it must be tried again later (its file stays in the spool)."""
+        if not segment.path.exists():
+            return True  # registered meanwhile (a rescan queued it twice)
+        try:
+            close_old_connections()
+            self.register(segment)
+        except Exception:
+            log.error("camera %s: registering segment %s failed (attempt %d; kept in the spool, retried): %s",
+                      segment.camera_id, segment.path.name, attempt + 1, redact(traceback.format_exc(limit=3)))
+            return False
+        return True
+
+    def _reject(self, segment: FinishedSegment, reason: str) -> None:
+        rejected = self.work_dir / "rejected"
+        rejected.mkdir(exist_ok=True)
+        shutil.move(segment.path, rejected / f"{segment.camera_id}-{segment.path.name}")
+        log.warning("camera %s: segment %s set aside in %s: %s", segment.camera_id, segment.path.name,
+                    rejected, redact(reason))
+
     def register(self, segment: FinishedSegment) -> Clip | None:
-        """Store and probe ``segment``, register it as a recording (its analysis queued on commit)."""
+        """Store and probe ``segment``, register it as a recording (its analysis queued on commit), and take
+        it out of the spool; raises (leaving it there) when the database or storage fails."""
         camera = Camera.objects.filter(pk=segment.camera_id).first()
         if camera is None:
+            self._reject(segment, "its camera was deleted")
             return None
-        try:
-            with segment.path.open("rb") as handle:
-                stored = store_upload(handle, camera, original_name="segment.mp4", limit=False)
-        except UploadRejected as exc:
-            log.warning("camera %s: dropping an unreadable segment: %s", segment.camera_id, redact(str(exc)))
+        with segment.path.open("rb") as handle:
+            content = File(handle)
+            sha256 = content_sha256(content)
+            # Registered before a crash kept the spool file: the same clip, not a second one.
+            clip = already_uploaded(camera, sha256)
+            if clip is None:
+                try:
+                    stored = store_upload(content, camera, original_name="segment.mp4", limit=False,
+                                          sha256=sha256)
+                except UploadRejected as exc:
+                    rejected: str | None = str(exc)
+                else:
+                    rejected = None
+                    clip, _ = register_stored(stored, camera=camera, started_at=segment.started_at,
+                                              original_name=f"recording {segment.started_at:%Y-%m-%d %H:%M:%S}",
+                                              source=Clip.Source.RECORDING, queue=self.settings.queue_analysis)
+        if clip is None:
+            self._reject(segment, f"unreadable: {rejected}")
             return None
-        clip, _ = register_stored(stored, camera=camera, started_at=segment.started_at,
-                                  original_name=f"recording {segment.started_at:%Y-%m-%d %H:%M:%S}",
-                                  source=Clip.Source.RECORDING, queue=self.settings.queue_analysis)
+        segment.path.unlink(missing_ok=True)
         return clip
