@@ -37,6 +37,15 @@ def _event(clip: Clip, kind: EventType, key: str, data: dict[str, object]) -> Ne
     return NewEvent(key=key, type=kind, time=clip.started_at, camera_id=clip.camera_id, clip_id=clip.pk, data=data)
 
 
+def warm_up() -> None:
+    """What a worker process does before its first task: import the pipeline (SciPy, torch) and load the
+    detector's weights, so no analysis pays for them."""
+    from . import pipeline  # noqa: F401
+    from .detectors.registry import get_detector
+
+    get_detector(settings.SIGHTLINE.DETECTOR)
+
+
 def analyse(clip_id: int) -> str:
     """Analyse one clip now, in this process, if its job can be claimed; returns what happened."""
     claim = jobs.claim(clip_id)

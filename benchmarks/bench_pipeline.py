@@ -34,7 +34,7 @@ def main() -> None:
 
     from analysis.decode import FrameSampler, probe
     from analysis.detectors.registry import get_detector
-    from analysis.tasks import analyse
+    from analysis.tasks import analyse, warm_up
     from analysis.transcode import transcode_to_h264
     from backend.cameras.models import Camera
     from backend.clips.services import register_clip
@@ -42,6 +42,7 @@ def main() -> None:
     media = Path(settings.MEDIA_ROOT)
     media.mkdir(parents=True, exist_ok=True)
     footage = transcode_to_h264(FOOTAGE, media / "bench.mp4", max_seconds=args.seconds)
+    warm_up()  # as a worker process does before its first task
     detector = get_detector(settings.SIGHTLINE.DETECTOR)
     batch = settings.SIGHTLINE.ANALYSIS_BATCH_SIZE
     min_conf = settings.SIGHTLINE.DETECTION_MIN_CONFIDENCE

@@ -16,17 +16,17 @@ app.autodiscover_tasks(["analysis"])
 
 @worker_process_init.connect
 def _warm_detector(**_: object) -> None:
-    """Load the model once per worker process, before the first task arrives."""
+    """Load the model (and import the pipeline) once per worker process, before the first task arrives."""
     from django.conf import settings
 
-    from analysis.detectors.registry import get_detector
+    from analysis.tasks import warm_up
 
     conf = settings.SIGHTLINE
     if conf.TORCH_THREADS:
         import torch
 
         torch.set_num_threads(conf.TORCH_THREADS)
-    get_detector(conf.DETECTOR)
+    warm_up()
 
 
 log = logging.getLogger(__name__)
