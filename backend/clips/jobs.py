@@ -91,9 +91,12 @@ def beat(clip_id: int, **progress: object) -> None:
 
 
 def release(clip_id: int) -> None:
-    """Give a claimed job back after a transient error, so the retry can claim it at once (best effort)."""
-    Clip.objects.filter(pk=clip_id, status=Clip.Status.ANALYSING).update(status=Clip.Status.QUEUED,
-                                                                         heartbeat_at=None)
+    """Give a claimed job back after a transient error, so the retry can claim it at once (best effort).
+
+    The attempt is not counted: the worker did not die, the database hiccuped, and the task retries it.
+    """
+    Clip.objects.filter(pk=clip_id, status=Clip.Status.ANALYSING, attempts__gt=0).update(
+        status=Clip.Status.QUEUED, heartbeat_at=None, attempts=F("attempts") - 1)
 
 
 def fail_exhausted(clip_id: int) -> bool:

@@ -166,3 +166,14 @@ def test_the_same_footage_uploaded_again_is_the_same_clip(personas, cameras, foo
     other, _ = post(content + b"\0", lobby.pk)  # other bytes: another clip
     assert other.status_code == 202 and other.json()["id"] != first.json()["id"]
     assert Clip.objects.count() == 2
+
+
+def test_a_released_job_is_claimed_again_at_once_without_losing_an_attempt(queued_clip):
+    """After a transient database error the task gives its job back and retries: no wait for the heartbeat
+    timeout, and the hiccup does not count as a dead worker."""
+    assert jobs.claim(queued_clip.pk) is jobs.Claim.CLAIMED
+    jobs.release(queued_clip.pk)
+    clip = Clip.objects.get(pk=queued_clip.pk)
+    assert (clip.status, clip.attempts) == (Clip.Status.QUEUED, 0)
+    assert jobs.claim(queued_clip.pk) is jobs.Claim.CLAIMED
+    assert Clip.objects.get(pk=queued_clip.pk).attempts == 1
