@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.utils import timezone
 
 from .models import Clip
-from .services import UploadRejected, already_uploaded, content_sha256, register_stored, store_upload
+from .services import AlreadyUploaded, UploadRejected, register_stored, store_upload
 
 
 class ClipUploadForm(forms.ModelForm):
@@ -20,13 +20,9 @@ class ClipUploadForm(forms.ModelForm):
         upload, camera = cleaned.get("file"), cleaned.get("camera")
         if not upload or not camera or self._errors:
             return cleaned  # nothing is stored for a form that will be shown again anyway
-        sha256 = content_sha256(upload)
-        existing = already_uploaded(camera, sha256)
-        if existing is not None:
-            raise forms.ValidationError({"file": f"this camera already has this footage: clip {existing.pk}"})
         try:
-            self.stored = store_upload(upload, camera, original_name=upload.name, sha256=sha256)
-        except UploadRejected as exc:
+            self.stored = store_upload(upload, camera, original_name=upload.name)
+        except (UploadRejected, AlreadyUploaded) as exc:
             raise forms.ValidationError({"file": str(exc)}) from None
         return cleaned
 

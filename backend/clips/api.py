@@ -29,7 +29,7 @@ from backend.cameras.models import Camera
 from backend.sightline.media import serve_file
 
 from .models import Clip
-from .services import UploadRejected, already_uploaded, content_sha256, register_stored, store_upload
+from .services import AlreadyUploaded, UploadRejected, register_stored, store_upload
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +105,12 @@ class ClipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         data = upload.validated_data
         camera: Camera = data["camera"]
         upload = data["file"]
-        sha256 = content_sha256(upload)
-        existing = already_uploaded(camera, sha256)
-        if existing is not None:  # a retry of an upload whose answer was lost: the same clip, analysed once
-            return Response(ClipSerializer(existing, context={"request": request}).data, status=status.HTTP_200_OK)
         try:
-            stored = store_upload(upload, camera, original_name=upload.name, sha256=sha256)
+            stored = store_upload(upload, camera, original_name=upload.name)
         except UploadRejected as exc:
             return Response({"file": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        except AlreadyUploaded as exc:  # a retry of an upload whose answer was lost: the same clip, analysed once
+            return Response(ClipSerializer(exc.clip, context={"request": request}).data, status=status.HTTP_200_OK)
         clip, created = register_stored(stored, camera=camera, started_at=data.get("started_at") or timezone.now(),
                                         uploaded_by=request.user)
         return Response(ClipSerializer(clip, context={"request": request}).data,

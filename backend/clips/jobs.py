@@ -50,12 +50,9 @@ class Claim(Enum):
     MISSING = "missing"  # deleted meanwhile
 
 
-def _stale_before():  # type: ignore[no-untyped-def]
-    return timezone.now() - timedelta(seconds=settings.SIGHTLINE.ANALYSIS_HEARTBEAT_TIMEOUT_S)
-
-
 def _claimable() -> Q:
-    stale = _stale_before()
+    """Jobs a worker may take: queued ones, and those whose worker stopped beating."""
+    stale = timezone.now() - timedelta(seconds=settings.SIGHTLINE.ANALYSIS_HEARTBEAT_TIMEOUT_S)
     dead = Q(status=Clip.Status.ANALYSING) & (Q(heartbeat_at__lt=stale)
                                               | Q(heartbeat_at__isnull=True, analysis_started_at__lt=stale))
     return Q(status=Clip.Status.QUEUED) | dead

@@ -40,13 +40,21 @@ class StoredUpload:
     name: str
     info: VideoInfo
     original_name: str
-    sha256: str = ""
+    sha256: str
 
     def discard(self) -> None:
         default_storage.delete(self.name)
 
 
-def content_sha256(content: File) -> str:
+class AlreadyUploaded(Exception):
+    """This camera already has this exact footage (same SHA-256): ``clip`` is what it became."""
+
+    def __init__(self, clip: Clip) -> None:
+        super().__init__(f"this camera already has this footage: clip {clip.pk}")
+        self.clip = clip
+
+
+def _sha256(content: File) -> str:
     digest = hashlib.sha256()
     for chunk in content.chunks():
         digest.update(chunk)
@@ -54,18 +62,15 @@ def content_sha256(content: File) -> str:
     return digest.hexdigest()
 
 
-def already_uploaded(camera: Camera, sha256: str) -> Clip | None:
-    """The clip this exact footage already became for ``camera`` (a retried upload), if any."""
-    return Clip.objects.filter(camera=camera, content_sha256=sha256).first() if sha256 else None
+def _already_uploaded(camera: Camera, sha256: str) -> Clip | None:
+    return Clip.objects.filter(camera=camera, content_sha256=sha256).first()
 
 
-def store_upload(content: File | IO[bytes], camera: Camera, *, original_name: str, limit: bool = True,
-                 sha256: str = "") -> StoredUpload:
-    """Check, store and probe ``content`` for ``camera``; raise :class:`UploadRejected` (keeping nothing).
+def store_upload(content: File | IO[bytes], camera: Camera, *, original_name: str, limit: bool = True) -> StoredUpload:
+    """Check, store and probe ``content`` for ``camera``; raise :class:`UploadRejected` (keeping nothing), or
+    :class:`AlreadyUploaded` when the camera has this exact footage already (a retry: nothing is stored).
 
     ``limit`` applies ``SIGHTLINE.MAX_UPLOAD_BYTES`` (uploads); the recorder's own segments pass ``False``.
-    ``sha256`` (of an upload, see :func:`content_sha256`) is kept with the clip so the same footage uploaded
-    again is recognised.
     """
     content = content if isinstance(content, File) else File(content)
     size = content.size
@@ -74,6 +79,10 @@ def store_upload(content: File | IO[bytes], camera: Camera, *, original_name: st
     max_bytes = settings.SIGHTLINE.MAX_UPLOAD_BYTES
     if limit and size > max_bytes:
         raise UploadRejected(f"the file is larger than the limit of {max_bytes} bytes")
+    sha256 = _sha256(content)
+    existing = _already_uploaded(camera, sha256)
+    if existing is not None:
+        raise AlreadyUploaded(existing)
     name = default_storage.save(storage_name_for(camera, original_name), content)
     try:
         info = probe(default_storage.path(name))
@@ -102,7 +111,7 @@ def register_stored(stored: StoredUpload, *, camera: Camera, started_at: datetim
             return clip, True
     except IntegrityError:
         stored.discard()
-        existing = already_uploaded(camera, stored.sha256)
+        existing = _already_uploaded(camera, stored.sha256)
         if existing is None:
             raise
         return existing, False

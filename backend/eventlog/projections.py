@@ -123,8 +123,7 @@ def _transactional_batch(projection: Projection, batch: int) -> int:
 
 
 def _external_batch(projection: Projection, batch: int) -> int:
-    ProjectionCheckpoint.objects.get_or_create(name=projection.name)
-    start = position(projection.name)
+    start = ProjectionCheckpoint.objects.get_or_create(name=projection.name)[0].position
     events = _events_after(start, batch)
     if not events:
         return 0

@@ -33,18 +33,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings as django_settings
-from django.core.files import File
 from django.db import close_old_connections, connection
 
 from backend.cameras.models import Camera
 from backend.clips.models import Clip
-from backend.clips.services import (
-    UploadRejected,
-    already_uploaded,
-    content_sha256,
-    register_stored,
-    store_upload,
-)
+from backend.clips.services import AlreadyUploaded, UploadRejected, register_stored, store_upload
 from backend.sightline.redaction import redact
 
 from . import leases
@@ -251,24 +244,17 @@ class Supervisor:
         if camera is None:
             self._reject(segment, "its camera was deleted")
             return None
-        with segment.path.open("rb") as handle:
-            content = File(handle)
-            sha256 = content_sha256(content)
-            # Registered before a crash kept the spool file: the same clip, not a second one.
-            clip = already_uploaded(camera, sha256)
-            if clip is None:
-                try:
-                    stored = store_upload(content, camera, original_name="segment.mp4", limit=False,
-                                          sha256=sha256)
-                except UploadRejected as exc:
-                    rejected: str | None = str(exc)
-                else:
-                    rejected = None
-                    clip, _ = register_stored(stored, camera=camera, started_at=segment.started_at,
-                                              original_name=f"recording {segment.started_at:%Y-%m-%d %H:%M:%S}",
-                                              source=Clip.Source.RECORDING, queue=self.settings.queue_analysis)
-        if clip is None:
-            self._reject(segment, f"unreadable: {rejected}")
+        try:
+            with segment.path.open("rb") as handle:
+                stored = store_upload(handle, camera, original_name="segment.mp4", limit=False)
+        except AlreadyUploaded as exc:  # registered before a crash kept the spool file: the same clip
+            clip = exc.clip
+        except UploadRejected as exc:
+            self._reject(segment, f"unreadable: {exc}")
             return None
+        else:
+            clip, _ = register_stored(stored, camera=camera, started_at=segment.started_at,
+                                      original_name=f"recording {segment.started_at:%Y-%m-%d %H:%M:%S}",
+                                      source=Clip.Source.RECORDING, queue=self.settings.queue_analysis)
         segment.path.unlink(missing_ok=True)
         return clip

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
@@ -107,7 +108,7 @@ def check() -> HealthReport:
         if lag > 10 * projections.DEFAULT_BATCH:
             report.problems.append(f"projection {name} is {lag} events behind: is run_projector running?")
     cameras = Camera.objects.filter(enabled=True).exclude(stream_address="")
-    unleased = cameras.filter(lease_expires_at__isnull=True).count() + cameras.filter(lease_expires_at__lt=now).count()
+    unleased = cameras.filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)).count()
     offline = cameras.exclude(state=Camera.State.RECORDING).count()
     report.facts["cameras"] = {"live": cameras.count(), "offline": offline, "without_recorder": unleased}
     if unleased:
