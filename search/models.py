@@ -42,6 +42,8 @@ class Sighting(models.Model):
             models.Index(fields=["camera_id", "label", "-confidence", "start_ms", "end_ms"],
                          name="sighting_cam_label_conf"),
             models.Index(fields=["start_ms", "id"], name="sighting_start"),
+            # Retention deletes the sightings whose best moment was in an expired clip.
+            models.Index(fields=["best_clip_id"], name="sighting_best_clip"),
         ]
 
     def __str__(self) -> str:

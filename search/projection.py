@@ -20,11 +20,20 @@ class SightingProjection(Projection):
 
     def apply(self, events: Sequence[Event]) -> None:
         by_track: dict[int, list[Event]] = {}
+        expired: list[int] = []
         for event in events:
             if event.type == EventType.OBJECT_DETECTED and event.track is not None:
                 by_track.setdefault(event.track, []).append(event)
-        if not by_track:
-            return
+            elif event.type == EventType.CLIP_EXPIRED and event.clip_id is not None:
+                expired.append(event.clip_id)
+        if by_track:
+            self._fold(by_track)
+        if expired:
+            # Retention: a sighting goes with the clip that holds its best moment (backend.clips.retention).
+            # After the folds: an expired clip's detections never follow its expiry in the log.
+            Sighting.objects.filter(best_clip_id__in=expired).delete()
+
+    def _fold(self, by_track: dict[int, list[Event]]) -> None:
         existing = Sighting.objects.in_bulk(list(by_track))
         rows: list[Sighting] = []
         for track, track_events in by_track.items():

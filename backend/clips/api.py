@@ -54,7 +54,7 @@ class ClipSerializer(serializers.ModelSerializer):
         model = Clip
         fields = ["id", "camera", "camera_name", "original_name", "source", "started_at", "duration_s",
                   "width", "height", "codec", "size_bytes", "status", "progress", "error", "job",
-                  "video_url", "created_at"]
+                  "video_url", "created_at", "expired_at"]
         read_only_fields = fields
 
     def get_video_url(self, clip: Clip) -> str:

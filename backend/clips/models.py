@@ -62,6 +62,8 @@ class Clip(models.Model):
                                         help_text="Last sign of life of the worker analysing the clip.")
     dispatched_at = models.DateTimeField(null=True, blank=True,
                                          help_text="When the analysis task was last sent; empty: not yet.")
+    expired_at = models.DateTimeField(null=True, blank=True, editable=False,
+                                      help_text="When retention deleted the footage and what was derived from it.")
     #: SHA-256 of an uploaded file: the same footage uploaded again for a camera is the same clip.
     content_sha256 = models.CharField(max_length=64, blank=True, editable=False)
 

@@ -19,6 +19,7 @@ class EventType(models.IntegerChoices):
     ANALYSIS_PROGRESS = 3, "analysis.progress"
     ANALYSIS_COMPLETED = 4, "analysis.completed"
     ANALYSIS_FAILED = 5, "analysis.failed"
+    CLIP_EXPIRED = 6, "clip.expired"
     OBJECT_DETECTED = 10, "object.detected"
     CAMERA_ONLINE = 20, "camera.online"
     CAMERA_OFFLINE = 21, "camera.offline"

@@ -37,12 +37,12 @@ from django.db import close_old_connections, connection
 
 from backend.cameras.models import Camera
 from backend.clips.models import Clip
+from backend.clips.retention import apply_retention
 from backend.clips.services import AlreadyUploaded, UploadRejected, register_stored, store_upload
 from backend.sightline.redaction import redact
 
 from . import leases
 from .mp4 import drop_torn_tail
-from .retention import apply_retention
 from .segmenter import (
     CameraWorker,
     FinishedSegment,
@@ -148,9 +148,10 @@ class Supervisor:
             worker.start()
         if time.monotonic() - self._last_retention >= self.settings.retention_every_s:
             self._last_retention = time.monotonic()
-            removed = apply_retention()
-            if removed:
-                log.info("recorder %s: retention removed %d recordings", self.owner, removed)
+            report = apply_retention()
+            if report.expired:
+                log.info("recorder %s: retention expired %d clips (%d for the disk floor), %d bytes freed",
+                         self.owner, report.expired, report.for_disk, report.bytes_freed)
 
     def _shutdown(self, *, release: bool) -> None:
         release = release and not self._abandon

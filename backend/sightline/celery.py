@@ -3,6 +3,7 @@
 import logging
 import os
 import threading
+import time
 
 from celery import Celery
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
@@ -36,7 +37,8 @@ _sweeping = threading.Event()
 @worker_ready.connect
 def _start_job_sweeper(**_: object) -> None:
     """Each worker sweeps the job table (``backend.clips.jobs.sweep``) from its main process, at once and
-    every ``SIGHTLINE.JOB_SWEEP_EVERY_S``: lost messages are sent again, dead workers' jobs handed out."""
+    every ``SIGHTLINE.JOB_SWEEP_EVERY_S``: lost messages are sent again, dead workers' jobs handed out. It
+    applies retention and the disk floor every ``SIGHTLINE.RETENTION_EVERY_S`` (``backend.clips.retention``)."""
     from django.conf import settings
 
     every = settings.SIGHTLINE.JOB_SWEEP_EVERY_S
@@ -49,15 +51,22 @@ def _stop_job_sweeper(**_: object) -> None:
 
 
 def _sweep_forever(every: float) -> None:
+    from django.conf import settings
     from django.db import close_old_connections, connection
 
     from backend.clips.jobs import sweep
+    from backend.clips.retention import apply_retention
     from backend.sightline.redaction import redact
 
+    retention_every = settings.SIGHTLINE.RETENTION_EVERY_S
+    last_retention = float("-inf")
     while not _sweeping.is_set():
         try:
             close_old_connections()
             sweep()
+            if time.monotonic() - last_retention >= retention_every:
+                last_retention = time.monotonic()
+                apply_retention()
         except Exception as exc:  # the database or the broker is away: try again at the next sweep
             log.warning("job sweep failed: %s", redact(str(exc)) or exc.__class__.__name__)
         finally:

@@ -100,6 +100,12 @@ class SightlineSettings(BaseSettings):
     ANALYSIS_TIME_LIMIT_S: int = Field(3 * 3600, ge=10, le=7 * 86_400, validation_alias=_env("ANALYSIS_TIME_LIMIT_S"))
     #: How often a worker sweeps the job table for lost, dead and exhausted jobs.
     JOB_SWEEP_EVERY_S: float = Field(30.0, ge=0.5, le=3600.0, validation_alias=_env("JOB_SWEEP_EVERY_S"))
+    #: Uploads follow their camera's ``retention_days`` like recordings (else kept until deleted by hand).
+    RETENTION_COVERS_UPLOADS: bool = Field(True, validation_alias=_env("RETENTION_COVERS_UPLOADS"))
+    #: When free space under the media folder falls below this, the oldest footage goes first; 0: no floor.
+    DISK_FREE_FLOOR_BYTES: int = Field(1024**3, ge=0, validation_alias=_env("DISK_FREE_FLOOR_BYTES"))
+    #: How often a worker applies retention and the disk floor (the recorder does too).
+    RETENTION_EVERY_S: float = Field(600.0, ge=1.0, le=86_400.0, validation_alias=_env("RETENTION_EVERY_S"))
     #: Run Celery tasks in the calling process (tests, one-shot scripts).
     CELERY_ALWAYS_EAGER: bool = Field(False, validation_alias=_env("CELERY_ALWAYS_EAGER"))
     #: Apply projections right after each append commits (embedded default); off when a projector runs.

@@ -22,7 +22,8 @@ from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
-#: Below this free space on the data directory's disk, the site is reported unhealthy.
+#: Below this free space on the media disk, the site is reported unhealthy (when no disk floor is set; with
+#: one, retention frees the oldest footage first and only a disk still below the floor is a problem).
 MIN_FREE_BYTES = 2 * 1024**3
 
 
@@ -113,8 +114,11 @@ def check() -> HealthReport:
     report.facts["cameras"] = {"live": cameras.count(), "offline": offline, "without_recorder": unleased}
     if unleased:
         report.problems.append(f"{unleased} live camera(s) held by no recorder: is run_recorder running?")
-    usage = shutil.disk_usage(settings.DATA_DIR)
+    usage = shutil.disk_usage(settings.MEDIA_ROOT)
+    floor = settings.SIGHTLINE.DISK_FREE_FLOOR_BYTES
     report.facts["disk_free_bytes"] = usage.free
-    if usage.free < MIN_FREE_BYTES:
-        report.problems.append(f"only {usage.free // 1024**2} MiB free on the data directory's disk")
+    report.facts["disk_floor_bytes"] = floor
+    if usage.free < (floor or MIN_FREE_BYTES):
+        report.problems.append(f"only {usage.free // 1024**2} MiB free on the media disk"
+                               + (" (below the floor: nothing is left for retention to free)" if floor else ""))
     return report

@@ -7,6 +7,7 @@ missing service is a failure. Every test gets its own index prefix, so tests nev
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -283,24 +284,13 @@ def test_empty_index_answers_empty(backend, es_settings):
     assert backend.get(1) is None
 
 
-def test_projector_keeps_going_through_an_outage_and_catches_up(transactional_db, backend, indexed, cameras,
-                                                                es_url):
-    """GIVEN the projector running (``run_projector``'s loop) to Elasticsearch through a connection that is
-    cut for real mid-ingestion, THEN it keeps retrying with backoff instead of exiting, its checkpoint stays
-    put, and once the connection is back every detection is searchable exactly once."""
-    from urllib.parse import urlsplit
-
+@contextlib.contextmanager
+def running_projector(projection: ElasticsearchProjection):
+    """``run_projector``'s loop (its ``Runner``, fast backoff) in a thread, as the only registered projection."""
     from backend.eventlog.management.commands.run_projector import Runner
-    from tests.tcp_proxy import TcpProxy
 
-    lobby, vault = cameras
-    target = urlsplit(es_url)
-    proxy = TcpProxy(target.hostname, target.port)
-    via_proxy = ElasticsearchProjection(client=get_client(proxy.url).options(max_retries=0, request_timeout=5),
-                                        names=backend.names)
-    events = dataset(lobby.pk, vault.pk)
     registered = dict(projections.registered())
-    projections.register(via_proxy)
+    projections.register(projection)
     runner = Runner(base_backoff_s=0.05, max_backoff_s=0.3)
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -318,31 +308,86 @@ def test_projector_keeps_going_through_an_outage_and_catches_up(transactional_db
             connection.close()
 
     thread = threading.Thread(target=loop)
+    thread.start()
     try:
-        EventLog.append(events[:4])
-        thread.start()
-        wait = time.monotonic() + 30
-        while via_proxy.lag() and time.monotonic() < wait:
-            time.sleep(0.05)
-        assert via_proxy.lag() == 0
-        proxy.cut()  # WHEN the connection goes away
-        EventLog.append(events[4:])
-        time.sleep(1.5)
-        assert runner.failures.get(via_proxy.name, 0) >= 2, "it retried, with backoff, and kept running"
-        assert via_proxy.lag() == len(events) - 4
-        proxy.restore()  # AND comes back
-        wait = time.monotonic() + 30
-        while via_proxy.lag() and time.monotonic() < wait:
-            time.sleep(0.05)
+        yield runner
     finally:
         stop.set()
-        if thread.is_alive():
-            thread.join(10)
-        proxy.close()
+        thread.join(10)
         projections._registry.clear()
         projections._registry.update(registered)
-    assert errors == [] and via_proxy.lag() == 0 and via_proxy.name not in runner.failures
+    assert errors == []
+
+
+def caught_up(projection: ElasticsearchProjection, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while projection.lag() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return projection.lag() == 0
+
+
+def test_projector_keeps_going_through_an_outage_and_catches_up(transactional_db, backend, indexed, cameras,
+                                                                es_url):
+    """GIVEN the projector running (``run_projector``'s loop) to Elasticsearch through a connection that is
+    cut for real mid-ingestion, THEN it keeps retrying with backoff instead of exiting, its checkpoint stays
+    put, and once the connection is back every detection is searchable exactly once."""
+    from urllib.parse import urlsplit
+
+    from tests.tcp_proxy import TcpProxy
+
+    lobby, vault = cameras
+    target = urlsplit(es_url)
+    proxy = TcpProxy(target.hostname, target.port)
+    via_proxy = ElasticsearchProjection(client=get_client(proxy.url).options(max_retries=0, request_timeout=5),
+                                        names=backend.names)
+    events = dataset(lobby.pk, vault.pk)
+    try:
+        EventLog.append(events[:4])
+        with running_projector(via_proxy) as runner:
+            assert caught_up(via_proxy, 30)
+            proxy.cut()  # WHEN the connection goes away
+            EventLog.append(events[4:])
+            time.sleep(1.5)
+            assert runner.failures.get(via_proxy.name, 0) >= 2, "it retried, with backoff, and kept running"
+            assert via_proxy.lag() == len(events) - 4
+            proxy.restore()  # AND comes back
+            assert caught_up(via_proxy, 30)
+            assert via_proxy.name not in runner.failures
+    finally:
+        proxy.close()
     backend.projections()[0].refresh()
+    page = backend.search(SearchQuery())
+    assert [h.id for h in page.results] == [5, 1, 3, 6, 2, 4]
+    assert {h.id: h.detections for h in page.results} == {1: 3, 2: 1, 3: 2, 4: 1, 5: 1, 6: 1}
+
+
+@pytest.mark.slow
+def test_the_elasticsearch_jvm_killed_and_restarted_while_the_projector_runs(transactional_db, backend, cameras,
+                                                                            es_url):
+    """GIVEN the projector running, WHEN the Elasticsearch JVM is SIGKILLed mid-ingestion and started again
+    on its data, THEN the projector waits it out and catches up: every sighting once, with every detection
+    counted once (the acknowledged writes survived the crash; the rest were replayed)."""
+    from tests.services import control
+
+    lobby, vault = cameras
+    projection = ElasticsearchProjection(client=get_client(es_url).options(max_retries=0, request_timeout=5),
+                                         names=backend.names)
+    events = dataset(lobby.pk, vault.pk)
+    with running_projector(projection) as runner:
+        EventLog.append(events[:4])
+        assert caught_up(projection, 30)
+        control("elasticsearch", "kill")
+        try:
+            EventLog.append(events[4:])
+            deadline = time.monotonic() + 10
+            while runner.failures.get(projection.name, 0) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert runner.failures.get(projection.name, 0) >= 2 and projection.lag() == len(events) - 4
+        finally:
+            control("elasticsearch", "start")
+            control("elasticsearch", "wait")
+        assert caught_up(projection, 60)
+    projection.refresh()
     page = backend.search(SearchQuery())
     assert [h.id for h in page.results] == [5, 1, 3, 6, 2, 4]
     assert {h.id: h.detections for h in page.results} == {1: 3, 2: 1, 3: 2, 4: 1, 5: 1, 6: 1}
@@ -365,3 +410,42 @@ def test_elasticsearch_is_never_called_inside_a_database_transaction(transaction
     lobby, vault = cameras
     indexed(dataset(lobby.pk, vault.pk))
     assert seen and not any(seen)
+
+
+def test_expired_clips_leave_no_document_behind(backend, projection, indexed, cameras):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from backend.clips.models import Clip
+    from backend.clips.retention import expire_by_age
+
+    lobby, _vault = cameras
+    lobby.retention_days = 7
+    lobby.save()
+    now = T0 + timedelta(days=30)
+    clips = [Clip.objects.create(camera=lobby, started_at=start, status=Clip.Status.DONE,
+                                 file=default_storage.save("clips/es.mp4", ContentFile(b"x")))
+             for start in (T0, now - timedelta(days=1))]
+    # Two tracks in the old clip, one in the fresh one.
+    indexed([detection(clips[0].pk, lobby.pk, track, offset, 0.6 + offset / 100_000, start=T0, ordinal=track)
+             for track in (1, 2) for offset in (1000, 2000)]
+            + [detection(clips[1].pk, lobby.pk, 3, 1000, 0.7, start=clips[1].started_at)])
+    client = backend.client
+
+    def detection_docs(clip: Clip) -> int:
+        return client.count(index=backend.names.detections_alias, query={"term": {"clip_id": clip.pk}})["count"]
+
+    assert detection_docs(clips[0]) == 4 and {h.id for h in backend.search(SearchQuery()).results} == {1, 2, 3}
+
+    assert expire_by_age(now).expired == 1
+    projections.catch_up(projection)
+    projection.refresh()
+
+    assert detection_docs(clips[0]) == 0 and detection_docs(clips[1]) == 1
+    assert [h.id for h in backend.search(SearchQuery()).results] == [3]
+    assert backend.get(1) is None
+    # A rebuild from the log gives the same index: the expired detections are gone from the log too.
+    rebuild_index(client, backend.names)
+    projection.refresh()
+    assert [h.id for h in backend.search(SearchQuery()).results] == [3]
+    assert detection_docs(clips[0]) == 0

@@ -12,7 +12,8 @@ A *generation* is one complete copy of the index built from the log; a zero-down
 one beside the live one and swaps the aliases in one ``update_aliases`` call. Retention deletes whole
 monthly partitions. Mappings come from composable index templates, so an index created by any path gets them.
 
-Nothing here may delete documents one by one or use scripts or *-by-query APIs (the dev distribution has no
+Nothing here may delete documents one by one (retention's per-clip deletions are the projector's, by id in
+bulk) or use scripts or *-by-query APIs (the dev distribution has no
 painless or reindex modules, and partition drops are what make retention cheap). Deletions name indices
 explicitly: clusters run with ``action.destructive_requires_name``.
 """

@@ -7,6 +7,9 @@ and it records ``last_seq``, the highest event already folded in, so a replay af
 did not advance) skips what it already counted. Detection documents are idempotent by id. Together:
 catching up twice, or rebuilding from zero, gives the same index.
 
+A ``clip.expired`` event (retention) deletes the clip's detection documents and the sightings whose best
+moment was in the clip: found by a search, deleted by id in bulk.
+
 Writes use the bulk API and read its answer item by item: 429 and 5xx are retried with exponential backoff
 and jitter; any other refusal (a poison document) is set aside in the dead-letter index with its reason and
 logged, never skipped silently. 401/403/404 concern the cluster (a write block, rights), not the document,
@@ -128,8 +131,14 @@ class ElasticsearchProjection(Projection):
 
     def apply(self, events: Sequence[Event]) -> None:
         detections = [e for e in events if e.type == EventType.OBJECT_DETECTED]
-        if not detections:
-            return
+        expired = [e for e in events if e.type == EventType.CLIP_EXPIRED and e.clip_id is not None]
+        if detections:
+            self._index(detections)
+        if expired:
+            # After the batch's detections: an expired clip's detections never follow its expiry in the log.
+            self._forget_clips(expired)
+
+    def _index(self, detections: Sequence[Event]) -> None:
         generation, live = self._prepare()
         names = self.names
         ops: list[tuple[dict[str, Any], dict[str, Any] | None, Event]] = []
@@ -156,6 +165,33 @@ class ElasticsearchProjection(Projection):
             self._summaries.move_to_end(key)
         while len(self._summaries) > _SUMMARY_CACHE:
             self._summaries.popitem(last=False)
+
+    def _forget_clips(self, expiries: Sequence[Event]) -> None:
+        """Retention: delete the clips' detection documents and the sightings whose best moment was in them.
+
+        Found with a search and deleted by id in bulk (no delete-by-query: see the module docstring), after a
+        refresh so that documents written by this batch are found too. Replaying it deletes nothing more.
+        """
+        generation, _ = self._prepare()
+        names = self.names
+        clip_ids = sorted({e.clip_id for e in expiries if e.clip_id is not None})
+        wanted = [
+            (names.family_pattern(indices.DETECTIONS, generation), "clip_id"),
+            (names.family_pattern(indices.SIGHTINGS, generation), "best_clip_id"),
+        ]
+        # Any summary of this generation may be one being deleted: read them back from the index instead.
+        self._summaries.clear()
+        for pattern, field in wanted:
+            while True:
+                self.client.indices.refresh(index=pattern, allow_no_indices=True, ignore_unavailable=True)
+                found = self.client.search(
+                    index=pattern, query={"terms": {field: clip_ids}}, size=_CHUNK_OPS, source=False,
+                    ignore_unavailable=True, allow_no_indices=True,
+                )["hits"]["hits"]
+                if not found:
+                    break
+                self._write([({"delete": {"_index": hit["_index"], "_id": hit["_id"]}}, None, expiries[-1])
+                             for hit in found])
 
     def _sighting_ops(
         self, detections: Sequence[Event], generation: int
