@@ -1,4 +1,4 @@
-"""Faults caused for real: a Celery worker SIGKILLed mid-clip, on the embedded broker and on Redis.
+"""Faults caused for real: a Celery worker SIGKILLed mid-clip (embedded broker and Redis), Redis stopped.
 
 The worker is a real ``celery worker`` process on the same database as the test (the SQLite test database,
 or PostgreSQL in server mode); it is killed with SIGKILL while it analyses, a new worker is started, and
@@ -24,7 +24,7 @@ from backend.eventlog.models import Event, EventType
 from tests.api.test_uploads import upload
 from tests.brokers import publishing_to
 from tests.conftest import client_for
-from tests.services import service_unavailable
+from tests.services import control, service_unavailable
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
@@ -135,3 +135,39 @@ def test_worker_sigkilled_mid_clip_on_redis(transactional_db, personas, cameras,
     if connection.vendor != "postgresql" or not url:
         service_unavailable("this test needs DATABASE_URL (PostgreSQL) and SIGHTLINE_TEST_REDIS_URL")
     _sigkill_mid_clip(url, personas, cameras, footage_h264)
+
+
+@pytest.mark.server
+def test_redis_stopped_during_upload_queues_the_job_and_analyses_it_once(transactional_db, personas, cameras,
+                                                                          footage_h264):
+    """GIVEN a real worker on Redis, WHEN the Redis server is stopped and footage is uploaded (twice: the
+    client retries), THEN 202 with a queued job and 200 with the same clip, never a 500; and once Redis is
+    back the worker's sweep sends the job and the footage is analysed exactly once."""
+    url = os.environ.get("SIGHTLINE_TEST_REDIS_URL")
+    if connection.vendor != "postgresql" or not url:
+        service_unavailable("this test needs DATABASE_URL (PostgreSQL) and SIGHTLINE_TEST_REDIS_URL")
+    client = client_for(personas["colleague"])
+    lobby, _vault = cameras
+    log = Path(settings.DATA_DIR) / f"redis-outage-worker-{os.getpid()}.log"
+    with publishing_to(url):
+        worker = start_worker(url, log)
+        try:
+            control("redis", "stop")
+            try:
+                first = upload(client, lobby.pk, footage_h264.read_bytes())
+                retry = upload(client, lobby.pk, footage_h264.read_bytes())
+            finally:
+                control("redis", "start")
+            assert first.status_code == 202, first.content
+            assert first.json()["status"] == Clip.Status.QUEUED
+            assert retry.status_code == 200 and retry.json()["id"] == first.json()["id"]
+            clip_id = first.json()["id"]
+            wait_until(lambda: Clip.objects.filter(pk=clip_id, status__in=["done", "failed"]).exists(), 240,
+                       "the job to be sent and analysed once Redis is back")
+        finally:
+            stop(worker)
+    clip = Clip.objects.get(pk=clip_id)
+    assert clip.status == Clip.Status.DONE, (clip.error, log.read_text()[-3000:])
+    assert clip.attempts == 1
+    assert Event.objects.filter(clip_id=clip_id, type=EventType.ANALYSIS_STARTED).count() == 1
+    assert Clip.objects.filter(camera=lobby).count() == 1

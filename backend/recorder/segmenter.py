@@ -31,7 +31,7 @@ from pathlib import Path
 
 import av
 import av.error
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 
 from backend.cameras.models import Camera
 from backend.eventlog.log import EventLog, NewEvent
@@ -169,6 +169,9 @@ class CameraWorker(threading.Thread):
         self._outage_from: datetime | None = None
         self._last_media_time: datetime | None = None
         self._last_seen_write = 0.0
+        #: Camera events not yet in the log (the database was away); appended again, idempotent by key.
+        self._pending_events: list[NewEvent] = []
+        self._database_away = False
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -193,7 +196,12 @@ class CameraWorker(threading.Thread):
         restarts: deque[float] = deque()
         while not self.stopping:
             close_old_connections()
-            camera = Camera.objects.filter(pk=self.camera_id).first()
+            try:
+                camera = Camera.objects.filter(pk=self.camera_id).first()
+            except DatabaseError as exc:
+                self._lost_database(exc)
+                self._stop_event.wait(self.settings.backoff_cap_s)
+                continue
             if camera is None or not camera.enabled or not camera.stream_address:
                 return
             error: BaseException | None = None
@@ -293,15 +301,49 @@ class CameraWorker(threading.Thread):
             log.error("camera %s: segment hand-off failed: %s", self.camera_id,
                       redact(traceback.format_exc()))
 
+    # The database may go away while a camera records: recording goes on (segments wait in the spool for
+    # the registrar), state writes are best effort (the next one says it again) and camera events wait here
+    # until they can be appended.
+
+    def _lost_database(self, exc: DatabaseError) -> None:
+        if not self._database_away:
+            log.warning("camera %s: the database is unavailable (%s); recording goes on, segments wait in the "
+                        "spool", self.camera_id, redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__)
+        self._database_away = True
+        with contextlib.suppress(DatabaseError):
+            connection.close()  # the next query reconnects
+
+    def _write_state(self, **fields: object) -> bool:
+        try:
+            Camera.objects.filter(pk=self.camera_id).update(**fields)
+        except DatabaseError as exc:
+            self._lost_database(exc)
+            return False
+        if self._database_away:
+            self._database_away = False
+            log.info("camera %s: the database is back", self.camera_id)
+        return True
+
+    def _log_events(self, events: list[NewEvent]) -> None:
+        self._pending_events.extend(events)
+        if not self._pending_events:
+            return
+        try:
+            EventLog.append(self._pending_events)
+        except DatabaseError as exc:
+            self._lost_database(exc)
+        else:
+            self._pending_events.clear()
+
     def _seen(self) -> None:
         now = time.monotonic()
         if now - self._last_seen_write >= self.settings.seen_every_s:
             self._last_seen_write = now
-            Camera.objects.filter(pk=self.camera_id).update(last_seen_at=datetime.now(UTC))
+            if self._write_state(last_seen_at=datetime.now(UTC)):
+                self._log_events([])
 
     def _came_online(self, at: datetime) -> None:
-        Camera.objects.filter(pk=self.camera_id).update(state=Camera.State.RECORDING, last_seen_at=at,
-                                                        last_error="")
+        self._write_state(state=Camera.State.RECORDING, last_seen_at=at, last_error="")
         self._last_seen_write = time.monotonic()
         self.last_error = ""
         events = []
@@ -319,8 +361,7 @@ class CameraWorker(threading.Thread):
             ))
             self._outage_from = None
         self._online = True
-        if events:
-            EventLog.append(events)
+        self._log_events(events)
         log.info("camera %s: recording", self.camera_id)
 
     def _went_offline(self, reason: str, *, auth: bool) -> None:
@@ -331,12 +372,12 @@ class CameraWorker(threading.Thread):
         # Wrong credentials will not fix themselves: "offline" says a person must act; other failures are
         # being retried.
         state = Camera.State.OFFLINE if auth or self._online is None else Camera.State.RECONNECTING
-        Camera.objects.filter(pk=self.camera_id).update(state=state, last_error=reason[:2000])
+        self._write_state(state=state, last_error=reason[:2000])
         if reason != self.last_error:
             log.warning("camera %s: %s", self.camera_id, reason)
         self.last_error = reason
         if self._online is not False:
-            EventLog.append([NewEvent(key=f"camera.offline:{self.camera_id}:{now.isoformat()}",
-                                      type=EventType.CAMERA_OFFLINE, time=now, camera_id=self.camera_id,
-                                      data={"reason": reason[:500], "recorder": self.owner})])
+            self._log_events([NewEvent(key=f"camera.offline:{self.camera_id}:{now.isoformat()}",
+                                       type=EventType.CAMERA_OFFLINE, time=now, camera_id=self.camera_id,
+                                       data={"reason": reason[:500], "recorder": self.owner})])
         self._online = False

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A throw-away, single-node Elasticsearch for development, tests and benchmarks.
 #
-#   scripts/services/elasticsearch.sh install|start|wait|stop|url|status
+#   scripts/services/elasticsearch.sh install|start|wait|stop|kill|url|status
 #
 # Everything lives under .services/elasticsearch/ (gitignored). Port: ES_PORT (default 9201), 127.0.0.1 only.
 #
@@ -296,6 +296,17 @@ cmd_stop() {
   rm -f "$PIDFILE"
 }
 
+# A crash, for fault tests: SIGKILL the JVM (no shutdown hooks, no flush); `start` brings it back on its data.
+cmd_kill() {
+  local pid
+  if pid="$(running_pid)"; then
+    kill -9 "$pid"
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    log "killed (pid $pid)"
+  fi
+  rm -f "$PIDFILE"
+}
+
 cmd_url() { echo "http://127.0.0.1:$PORT"; }
 
 cmd_status() { if pid="$(running_pid)"; then echo "running pid $pid $(cmd_url)"; else echo "stopped"; return 1; fi; }
@@ -322,7 +333,8 @@ case "${1:-}" in
   _run) maven_run "$2" ;;  # internal: see maven_start
   wait) cmd_wait ;;
   stop) cmd_stop ;;
+  kill) cmd_kill ;;
   url) cmd_url ;;
   status) cmd_status ;;
-  *) echo "usage: $0 install|start|wait|stop|url|status" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|wait|stop|kill|url|status" >&2; exit 2 ;;
 esac

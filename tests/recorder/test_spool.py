@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import av
@@ -23,6 +24,7 @@ from backend.cameras.models import Camera
 from backend.clips.models import Clip
 from backend.recorder.segmenter import segment_start, spool_dir
 from backend.recorder.supervisor import Supervisor
+from tests.services import control, service_unavailable
 
 from .conftest import FAST, make_camera, wait_for
 
@@ -109,3 +111,37 @@ def test_a_failing_registration_keeps_the_segment_and_retries(rtsp_server):
     clips = Clip.objects.filter(camera=camera)
     assert all(frames_in(Path(default_storage.path(c.file.name))) > 0 for c in clips)
     assert not list(spool_dir(supervisor.work_dir, camera.pk).glob("*.mp4")), "every segment registered"
+
+
+@pytest.mark.server
+def test_postgresql_stopped_during_registration_registers_the_segments_after(rtsp_server):
+    """GIVEN a recorder registering segments on PostgreSQL, WHEN the PostgreSQL server is stopped, THEN the
+    segments recorded meanwhile wait in the spool, and once it is back each of them becomes a clip."""
+    if connection.vendor != "postgresql":
+        service_unavailable("this test stops the PostgreSQL server: it needs DATABASE_URL (server mode)")
+    camera = make_camera(rtsp_server, "Dock")
+    supervisor = Supervisor(owner="rec-pg", settings=FAST).start()
+    folder = spool_dir(supervisor.work_dir, camera.pk)
+    try:
+        wait_for(lambda: Clip.objects.filter(camera=camera).exists(), timeout=40, message="a first clip")
+        control("postgres", "stop")
+        try:
+            # Finished segments (the one being written is the newest file).
+            wait_for(lambda: len(list(folder.glob("*.mp4"))) >= 4, timeout=60,
+                     message="segments spooled while the database is down")
+            waiting = sorted(folder.glob("*.mp4"))[:-1]
+            assert not Path(settings.MEDIA_ROOT, "clips", str(camera.pk), waiting[0].name).exists()
+        finally:
+            control("postgres", "resume")
+        connection.close()  # the test's own connection died with the server
+        wait_for(lambda: not any(p.exists() for p in waiting), timeout=60,
+                 message="the segments recorded during the outage to leave the spool")
+    finally:
+        supervisor.stop()
+    # Each became a clip (spool names carry the start in milliseconds).
+    for path in waiting:
+        start = segment_start(path)
+        assert start is not None
+        (clip,) = Clip.objects.filter(camera=camera, started_at__gte=start,
+                                      started_at__lt=start + timedelta(milliseconds=1))
+        assert frames_in(Path(default_storage.path(clip.file.name))) > 0
