@@ -34,6 +34,43 @@ class VideoInfo:
     height: int
     codec: str
     fps: float | None
+    #: The file's extension, chosen from its probed container and codec (never from the uploader's name).
+    extension: str = ".mp4"
+
+
+@dataclass(frozen=True, slots=True)
+class VideoLimits:
+    """Caps checked from the headers, before anything is decoded."""
+
+    max_pixels: int = 7680 * 4320
+    max_side: int = 8192
+    max_duration_s: float = 24 * 3600.0
+
+
+#: Demuxers FFmpeg may use on a stored file (``format_whitelist``): no playlists (hls, concat), no image
+#: sequences or single images, nothing that opens other files or URLs.
+DEMUXERS = ("mov", "matroska", "avi", "mpegts")
+#: Video codecs accepted in them.
+VIDEO_CODECS = frozenset({"h264", "hevc", "mpeg4", "msmpeg4v2", "msmpeg4v3", "mjpeg", "vp8", "vp9", "av1",
+                          "mpeg1video", "mpeg2video"})
+ACCEPTED = "MP4/MOV, MKV/WebM, AVI or MPEG-TS"
+_OPEN_OPTIONS = {"format_whitelist": ",".join(DEMUXERS), "protocol_whitelist": "file"}
+
+
+def _extension(format_name: str, codec: str) -> str:
+    names = set(format_name.split(","))
+    if "mov" in names:
+        return ".mp4"
+    if "matroska" in names:
+        return ".webm" if codec in {"vp8", "vp9", "av1"} else ".mkv"
+    if "avi" in names:
+        return ".avi"
+    return ".ts"
+
+
+def open_stored(path: str | Path) -> av.container.InputContainer:
+    """Open a stored video with only the allow-listed demuxers and the ``file`` protocol."""
+    return av.open(str(path), options=dict(_OPEN_OPTIONS), metadata_errors="ignore")
 
 
 class SampledFrame:
@@ -58,31 +95,58 @@ class SampledFrame:
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, av.error.FFmpegError) and exc.strerror:
+        return exc.strerror.lower()  # str(exc) would quote the file's path (or a URL with its password)
     return redact(str(exc)) or exc.__class__.__name__
 
 
-def probe(path: str | Path) -> VideoInfo:
-    """Open ``path`` and decode its first video frame, or raise :class:`UnreadableVideo`."""
+def probe(path: str | Path, limits: VideoLimits | None = None) -> VideoInfo:
+    """Check ``path`` and decode its first video frame, or raise :class:`UnreadableVideo`.
+
+    Refused before any decoding: a container outside :data:`DEMUXERS` (playlists, images), a codec outside
+    :data:`VIDEO_CODECS`, a picture or a duration beyond ``limits``. Untrusted files are probed in a limited
+    child process (:mod:`analysis.probe_sandbox`), not in the caller.
+    """
+    limits = limits or VideoLimits()
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with open_stored(path) as container:
             if not container.streams.video:
                 raise UnreadableVideo("the file has no video stream")
             stream = container.streams.video[0]
-            first = next(container.decode(stream), None)
-            if first is None:
-                raise UnreadableVideo("the video stream holds no decodable frame")
+            codec = stream.codec_context.name
+            if codec not in VIDEO_CODECS:
+                raise UnreadableVideo(f"the video codec {codec!r} is not accepted")
+            width, height = stream.codec_context.width, stream.codec_context.height
+            if width <= 0 or height <= 0:
+                raise UnreadableVideo("the video stream does not say its picture size")
+            if max(width, height) > limits.max_side or width * height > limits.max_pixels:
+                raise UnreadableVideo(f"the picture is {width}×{height}: larger than accepted")
             duration = None
             if stream.duration is not None and stream.time_base is not None:
                 duration = float(stream.duration * stream.time_base)
             elif container.duration is not None:
                 duration = container.duration / av.time_base
+            if duration is not None and duration > limits.max_duration_s:
+                raise UnreadableVideo(f"the video lasts {duration:.0f} s: longer than accepted")
+            stream.codec_context.thread_count = 1
+            first = next(container.decode(stream), None)
+            if first is None:
+                raise UnreadableVideo("the video stream holds no decodable frame")
+            if (first.width, first.height) != (width, height):
+                raise UnreadableVideo("the video's frames do not have the size its header says")
             fps = float(stream.average_rate) if stream.average_rate else None
-            return VideoInfo(duration_s=duration, width=first.width, height=first.height,
-                             codec=stream.codec_context.name, fps=fps)
+            return VideoInfo(duration_s=duration, width=width, height=height, codec=codec, fps=fps,
+                             extension=_extension(container.format.name, codec))
     except UnreadableVideo:
         raise
-    except (av.error.FFmpegError, OSError, StopIteration, ValueError) as exc:
+    except av.error.ArgumentError:
+        # What FFmpeg answers when no allow-listed demuxer recognises the file.
+        raise UnreadableVideo(f"not a video in a container Sightline accepts ({ACCEPTED})") from None
+    except av.error.FFmpegError as exc:
+        # ``strerror`` and not ``str(exc)``: the latter quotes the server's path of the file.
         raise UnreadableVideo(f"not a readable video: {_describe(exc)}") from None
+    except (OSError, StopIteration, ValueError) as exc:
+        raise UnreadableVideo(f"not a readable video: {type(exc).__name__}") from None
 
 
 class FrameSampler:
@@ -101,7 +165,7 @@ class FrameSampler:
 
     def __iter__(self) -> Iterator[SampledFrame]:
         try:
-            container = av.open(self.path, metadata_errors="ignore")
+            container = open_stored(self.path)
         except (av.error.FFmpegError, OSError) as exc:
             raise UnreadableVideo(f"not a readable video: {_describe(exc)}") from None
         with container:

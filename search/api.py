@@ -88,6 +88,6 @@ class SightingThumbnailView(APIView):
         hit = _visible_hit(request, sighting_id)
         if not hit.thumbnail or not default_storage.exists(hit.thumbnail):
             raise Http404("this sighting has no thumbnail")
-        response = serve_file(request, Path(default_storage.path(hit.thumbnail)), "image/jpeg")
+        response = serve_file(request, Path(default_storage.path(hit.thumbnail)))
         response["Cache-Control"] = "private, max-age=3600"
         return response

@@ -16,7 +16,9 @@ from django.utils import timezone
 
 
 def clip_upload_to(instance: Clip, filename: str) -> str:
-    suffix = PurePosixPath(filename).suffix.lower()[:8] or ".bin"
+    """A fresh storage name keeping only ``filename``'s extension: callers pass one Sightline chose from the
+    probed format (``services.storage_name_for``), never the uploader's."""
+    suffix = PurePosixPath(filename).suffix.lower()[:9] or ".bin"
     if not suffix[1:].isalnum():
         suffix = ".bin"
     now = timezone.now()

@@ -11,6 +11,7 @@ after a lost answer) is the clip it already became, analysed once.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
@@ -20,13 +21,17 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
-from analysis.decode import UnreadableVideo, VideoInfo, probe
+from analysis.decode import UnreadableVideo, VideoInfo, VideoLimits, probe
+from analysis.probe_sandbox import SandboxLimits, probe_isolated
 from backend.cameras.models import Camera
 from backend.eventlog.log import EventLog, NewEvent
 from backend.eventlog.models import EventType
 from backend.eventlog.schema import clip_registered_key
 
 from .models import Clip, clip_upload_to
+
+#: The extension of a stored file until its probe has said what it is.
+PROBING = ".probing"
 
 
 class UploadRejected(ValueError):
@@ -83,16 +88,35 @@ def store_upload(content: File | IO[bytes], camera: Camera, *, original_name: st
     existing = _already_uploaded(camera, sha256)
     if existing is not None:
         raise AlreadyUploaded(existing)
-    name = default_storage.save(storage_name_for(camera, original_name), content)
+    # Stored under a neutral name first: the extension comes from what the probe found, never from the
+    # uploader's file name (which would decide the Content-Type it is served with).
+    name = default_storage.save(storage_name_for(camera, PROBING), content)
     try:
-        info = probe(default_storage.path(name))
+        path = default_storage.path(name)
+        # Untrusted uploads are probed in a limited child process; the recorder's own segments (remuxed
+        # by Sightline) in this one.
+        info = probe_isolated(path, video_limits(), sandbox_limits()).info if limit else probe(path, video_limits())
+        final = name.removesuffix(PROBING) + info.extension
+        os.replace(path, default_storage.path(final))
     except UnreadableVideo as exc:
         default_storage.delete(name)
         raise UploadRejected(str(exc)) from None
     except BaseException:
         default_storage.delete(name)
         raise
-    return StoredUpload(name=name, info=info, original_name=original_name, sha256=sha256)
+    return StoredUpload(name=final, info=info, original_name=original_name, sha256=sha256)
+
+
+def video_limits() -> VideoLimits:
+    conf = settings.SIGHTLINE
+    return VideoLimits(max_pixels=conf.MAX_VIDEO_PIXELS, max_side=conf.MAX_VIDEO_SIDE,
+                       max_duration_s=conf.MAX_VIDEO_DURATION_S)
+
+
+def sandbox_limits() -> SandboxLimits:
+    conf = settings.SIGHTLINE
+    return SandboxLimits(memory_bytes=conf.PROBE_MEMORY_BYTES, wall_s=conf.PROBE_TIMEOUT_S,
+                         cpu_s=max(1, int(conf.PROBE_TIMEOUT_S)))
 
 
 def register_stored(stored: StoredUpload, *, camera: Camera, started_at: datetime, uploaded_by=None,  # type: ignore[no-untyped-def]
@@ -147,6 +171,6 @@ def register_clip(*, camera: Camera, stored_name: str, info: VideoInfo, started_
     return clip
 
 
-def storage_name_for(camera: Camera, filename: str) -> str:
-    """Where an incoming file for ``camera`` is stored (see :func:`backend.clips.models.clip_upload_to`)."""
-    return clip_upload_to(Clip(camera=camera), filename)
+def storage_name_for(camera: Camera, extension: str) -> str:
+    """Where a file for ``camera`` is stored: a fresh name with ``extension`` (one Sightline chose)."""
+    return clip_upload_to(Clip(camera=camera), f"video{extension}")

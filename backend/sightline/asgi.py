@@ -1,4 +1,7 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels (the live feed, ``backend.live``).
+"""ASGI entry point: HTTP through the upload gate to Django, WebSockets through Channels (``backend.live``).
+
+HTTP passes :class:`~backend.sightline.upload_gate.UploadGate` first: a large body is refused (413, or 401
+without a login) before Django would read it.
 
 WebSockets pass the origin check (``AllowedHostsOriginValidator``; token clients without ``Origin`` are let
 through, see ``backend.live.auth``), then cookie-session auth, then ``?token=`` auth.
@@ -16,8 +19,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from backend.live.auth import websocket_auth  # noqa: E402
 from backend.live.routing import websocket_urlpatterns  # noqa: E402
+from backend.sightline.upload_gate import UploadGate  # noqa: E402
 
 application = ProtocolTypeRouter({
-    "http": django_asgi_app,
+    "http": UploadGate(django_asgi_app),
     "websocket": websocket_auth(URLRouter(websocket_urlpatterns)),
 })

@@ -6,7 +6,7 @@ import threading
 import time
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from celery.signals import setup_logging, worker_process_init, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.sightline.settings")
 
@@ -32,6 +32,17 @@ def _warm_detector(**_: object) -> None:
 
 log = logging.getLogger(__name__)
 _sweeping = threading.Event()
+
+
+@setup_logging.connect
+def _django_logging(**_: object) -> None:
+    """Workers log through Django's ``LOGGING`` (its secret-redaction filter included), not Celery's own
+    handlers: connecting this signal stops Celery from replacing the root logger's configuration."""
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
 
 
 @worker_ready.connect

@@ -89,6 +89,14 @@ class SightlineSettings(BaseSettings):
     TORCH_THREADS: int = Field(0, ge=0, le=256, validation_alias=_env("TORCH_THREADS"))
     #: Largest upload accepted (API and admin).
     MAX_UPLOAD_BYTES: int = Field(4 * 1024**3, ge=1024, validation_alias=_env("MAX_UPLOAD_BYTES"))
+    #: Largest picture (width × height, and either side) and longest duration accepted, read from the
+    #: headers before anything is decoded.
+    MAX_VIDEO_PIXELS: int = Field(7680 * 4320, ge=64, validation_alias=_env("MAX_VIDEO_PIXELS"))
+    MAX_VIDEO_SIDE: int = Field(8192, ge=16, validation_alias=_env("MAX_VIDEO_SIDE"))
+    MAX_VIDEO_DURATION_S: float = Field(24 * 3600.0, gt=0, validation_alias=_env("MAX_VIDEO_DURATION_S"))
+    #: Uploads are probed in a child process with this much address space and this long (wall and CPU).
+    PROBE_MEMORY_BYTES: int = Field(512 * 1024**2, ge=128 * 1024**2, validation_alias=_env("PROBE_MEMORY_BYTES"))
+    PROBE_TIMEOUT_S: float = Field(30.0, ge=1.0, le=600.0, validation_alias=_env("PROBE_TIMEOUT_S"))
     #: An analysis job is tried this many times (a worker killed mid-clip costs one) before it fails.
     ANALYSIS_MAX_ATTEMPTS: int = Field(3, ge=1, le=100, validation_alias=_env("ANALYSIS_MAX_ATTEMPTS"))
     #: A job whose worker wrote no progress for this long is taken to be dead and is tried again.

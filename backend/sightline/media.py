@@ -3,11 +3,15 @@
 Media are never exposed as public static files: every response passes a camera permission check in its
 view first. Browsers need Range requests to seek in a video; Django's ``FileResponse`` does not answer them,
 hence this small implementation of a single ``bytes=`` range (multi-range requests get the whole file).
+
+A stored file is served only as one of the allow-listed video and image types, chosen by its extension
+(which Sightline chose from the probed format); anything else goes out as an ``application/octet-stream``
+download. Every media response says ``nosniff`` and carries a sandboxing Content-Security-Policy, so even
+a file that holds markup can never run as a page of this origin.
 """
 
 from __future__ import annotations
 
-import mimetypes
 import re
 from pathlib import Path
 
@@ -29,8 +33,28 @@ def _iter_range(path: Path, start: int, length: int):  # type: ignore[no-untyped
             yield data
 
 
-def serve_file(request: HttpRequest, path: Path, content_type: str | None = None) -> HttpResponse:
-    content_type = content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+#: The only types media are served as.
+MEDIA_TYPES = {".mp4": "video/mp4", ".mkv": "video/x-matroska", ".webm": "video/webm", ".avi": "video/x-msvideo",
+               ".ts": "video/mp2t", ".jpg": "image/jpeg"}
+_DOWNLOAD = "application/octet-stream"
+MEDIA_CSP = "default-src 'none'; sandbox; frame-ancestors 'none'"
+
+
+def _harden(response: HttpResponse, content_type: str) -> HttpResponse:
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = MEDIA_CSP
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    if content_type == _DOWNLOAD:
+        response["Content-Disposition"] = "attachment"
+    return response
+
+
+def serve_file(request: HttpRequest, path: Path) -> HttpResponse:
+    content_type = MEDIA_TYPES.get(path.suffix.lower(), _DOWNLOAD)
+    return _harden(_serve(request, path, content_type), content_type)
+
+
+def _serve(request: HttpRequest, path: Path, content_type: str) -> HttpResponse:
     size = path.stat().st_size
     match = _RANGE.match(request.headers.get("Range", "").strip())
     if not match or (not match[1] and not match[2]):

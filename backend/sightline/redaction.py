@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import re
 
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]*)@")
+# The password runs to the *last* "@" before the host: a raw password may itself contain "@".
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^/\s]*)@")
 _QUERY_SECRET = re.compile(r"(?i)(?P<key>(?:password|passwd|pwd|token|secret|api_key)=)(?P<value>[^&\s]+)")
 
 

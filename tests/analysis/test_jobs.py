@@ -30,7 +30,7 @@ def queued_clip(cameras, footage_h264):
     from backend.clips.services import register_clip, storage_name_for
 
     lobby, _ = cameras
-    name = storage_name_for(lobby, "gate.mp4")
+    name = storage_name_for(lobby, ".mp4")
     target = Path(django_settings.MEDIA_ROOT) / name
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(footage_h264.read_bytes())

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def clip(cameras, footage_h264):
     lobby, _ = cameras
-    name = storage_name_for(lobby, "vtest.mp4")
+    name = storage_name_for(lobby, ".mp4")
     target = default_storage.path(name)
     import os
 
@@ -96,7 +96,7 @@ def test_tracks_continue_across_a_cameras_consecutive_segments(cameras, vtest_pa
     start = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
     clips = []
     for n in range(2):
-        name = storage_name_for(lobby, f"segment{n}.mp4")
+        name = storage_name_for(lobby, ".mp4")
         target = default_storage.path(name)
         import os
 

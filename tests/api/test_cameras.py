@@ -49,3 +49,16 @@ def test_analysis_rate_is_bounded(personas):
     response = client_for(personas["admin"]).post("/api/v1/cameras/", {"name": "Fast", "analysis_fps": 500},
                                                   format="json")
     assert response.status_code == 400 and "analysis_fps" in response.json()
+
+
+def test_deleting_a_camera_that_has_clips_says_why_with_a_409(personas, cameras):
+    from django.utils import timezone
+
+    from backend.clips.models import Clip
+
+    lobby, _ = cameras
+    Clip.objects.create(camera=lobby, file="clips/x.mp4", started_at=timezone.now())
+    response = client_for(personas["admin"]).delete(f"/api/v1/cameras/{lobby.pk}/")
+    assert response.status_code == 409
+    assert "clips refer to it" in response.json()["detail"]
+    assert type(lobby).objects.filter(pk=lobby.pk).exists()

@@ -67,7 +67,7 @@ class Command(BaseCommand):
 
     def _load(self, camera: Camera, seconds: float | None) -> Clip:
         self.stdout.write(f"Transcoding {FOOTAGE.name} to H.264 (what cameras send; browsers play it)…")
-        name = storage_name_for(camera, "vtest.mp4")
+        name = storage_name_for(camera, ".mp4")
         target = Path(default_storage.path(name))
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".part.mp4")
