@@ -27,14 +27,16 @@ class CameraForm(forms.ModelForm):
                   "analysis_fps", "retention_days", "granted_users", "granted_groups"]
 
     def clean_stream_address(self) -> str:
-        from backend.recorder.probe import resolve_host
+        from .addresses import DestinationRefused, vet_destination
 
         address: str = self.cleaned_data.get("stream_address", "")
         if address:
-            # A typo in the host name is the commonest mistake; say so now rather than in the recorder's log.
-            problem = resolve_host(address)
-            if problem:
-                raise forms.ValidationError(problem)
+            # A typo in the host name is the commonest mistake; say so now rather than in the recorder's log
+            # (the API accepts a host that does not resolve yet: the recorder checks it at every connection).
+            try:
+                vet_destination(address)
+            except DestinationRefused as exc:
+                raise forms.ValidationError(str(exc)) from None
         return address
 
     def save(self, commit: bool = True) -> Camera:

@@ -1,7 +1,8 @@
 """``/api/v1/cameras/``: CRUD for admins, read-only (visible cameras) for everyone else.
 
 The password is write-only: it is accepted, encrypted and never returned; ``has_password`` says whether
-one is set. An empty string clears it; leaving the field out keeps it.
+one is set. The stream address and user name are shown to admins only (and addresses are cut out of
+``last_error`` for everyone else). An empty string clears it; leaving the field out keeps it.
 
 The live state (``state``, ``last_seen_at``, ``last_error``) is written by the recorder and read-only here.
 ``POST /cameras/{id}/test/`` probes the stream (admins); ``GET /cameras/{id}/gaps/`` lists recording gaps
@@ -9,6 +10,8 @@ from the event log. Error messages are redacted: they never carry the stream URL
 """
 
 from __future__ import annotations
+
+import re
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
@@ -18,10 +21,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from backend.accounts.permissions import ReadAnyWriteAdmin
-from backend.accounts.roles import restrict_to_visible
+from backend.accounts.roles import Role, restrict_to_visible, role_of
 from backend.eventlog.models import Event, EventType
 
 from .models import Camera
+
+_ADDRESS = re.compile(r"\brtsps?://\S+", re.IGNORECASE)
 
 
 class CameraSerializer(serializers.ModelSerializer):
@@ -34,6 +39,16 @@ class CameraSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "site", "stream_address", "username", "password", "has_password", "enabled",
                   "analysis_fps", "retention_days", "created_at", "state", "last_seen_at", "last_error"]
         read_only_fields = ["created_at", "state", "last_seen_at", "last_error"]
+
+    def to_representation(self, instance: Camera) -> dict:  # type: ignore[type-arg]
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is None or role_of(request.user) < Role.ADMIN:
+            # Where a camera is and how to log in to it are for admins: others see state, never the way in.
+            data.pop("stream_address", None)
+            data.pop("username", None)
+            data["last_error"] = _ADDRESS.sub("the camera's address", data.get("last_error") or "")
+        return data
 
     def create(self, validated_data: dict) -> Camera:  # type: ignore[type-arg]
         password = validated_data.pop("password", None)

@@ -7,15 +7,14 @@ opens carries the password; every message this module returns has been through
 
 from __future__ import annotations
 
-import socket
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import av
 import av.error
 
+from backend.cameras.addresses import DestinationRefused, pinned_url
 from backend.cameras.models import Camera
 from backend.sightline.redaction import redact
 
@@ -50,18 +49,6 @@ def describe_error(exc: BaseException) -> str:
     return text
 
 
-def resolve_host(address: str) -> str | None:
-    """None when the stream address's host resolves, else the reason it does not."""
-    parts = urlsplit(address)
-    if not parts.hostname:
-        return "the address has no host"
-    try:
-        socket.getaddrinfo(parts.hostname, parts.port or 554, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
-        return f"the host {parts.hostname!r} does not resolve: {exc}"
-    return None
-
-
 @dataclass(slots=True)
 class StreamCheck:
     ok: bool
@@ -81,11 +68,12 @@ def check_stream(camera: Camera, timeout_s: float = 8.0) -> StreamCheck:
     started = time.monotonic()
     if not camera.stream_address:
         return StreamCheck(False, "the camera has no stream address (its footage is uploaded)")
-    unresolved = resolve_host(camera.stream_address)
-    if unresolved:
-        return StreamCheck(False, unresolved, seconds=time.monotonic() - started)
     try:
-        with av.open(camera.stream_url(), options=rtsp_options(timeout_s), timeout=(timeout_s, timeout_s),
+        url = pinned_url(camera.stream_url())
+    except DestinationRefused as exc:
+        return StreamCheck(False, str(exc), seconds=time.monotonic() - started)
+    try:
+        with av.open(url, options=rtsp_options(timeout_s), timeout=(timeout_s, timeout_s),
                      metadata_errors="ignore") as container:
             if not container.streams.video:
                 return StreamCheck(False, "the stream has no video", seconds=time.monotonic() - started)
@@ -97,4 +85,15 @@ def check_stream(camera: Camera, timeout_s: float = 8.0) -> StreamCheck:
             return StreamCheck(True, message, codec=ctx.name, width=ctx.width or None,
                                height=ctx.height or None, fps=fps, seconds=time.monotonic() - started)
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        return StreamCheck(False, describe_error(exc), seconds=time.monotonic() - started)
+        return StreamCheck(False, _test_message(exc), seconds=time.monotonic() - started)
+
+
+def _test_message(exc: BaseException) -> str:
+    """What the connection test says: whether an RTSP camera answered, never what else may listen there.
+
+    A refused connection, a timeout and a service that is not RTSP all read the same, so the test cannot
+    map the ports of the cameras' network. Answers from an RTSP server (401, 403, 404) are the camera's.
+    """
+    if isinstance(exc, av.error.HTTPUnauthorizedError | av.error.HTTPForbiddenError | av.error.HTTPNotFoundError):
+        return describe_error(exc)
+    return "no RTSP camera answered at this address (nothing there, not a camera, or not in time)"

@@ -33,6 +33,7 @@ import av
 import av.error
 from django.db import DatabaseError, close_old_connections, connection
 
+from backend.cameras.addresses import pinned_url
 from backend.cameras.models import Camera
 from backend.eventlog.log import EventLog, NewEvent
 from backend.eventlog.models import EventType
@@ -235,7 +236,8 @@ class CameraWorker(threading.Thread):
         """One connection: record until it breaks (raises) or :meth:`stop`; True when video came."""
         s = self.settings
         opened_at = datetime.now(UTC)
-        container = av.open(camera.stream_url(), options=rtsp_options(s.open_timeout_s),
+        # Vetted again at every connection (DNS rebinding), and reached at the vetted IP.
+        container = av.open(pinned_url(camera.stream_url()), options=rtsp_options(s.open_timeout_s),
                             timeout=(s.open_timeout_s, s.read_timeout_s), metadata_errors="ignore")
         writer: SegmentWriter | None = None
         got_video = False

@@ -10,6 +10,7 @@ This module must never log or print a value: several of them are secrets.
 from __future__ import annotations
 
 import os
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -81,6 +82,12 @@ class SightlineSettings(BaseSettings):
     #: Elasticsearch when ``ELASTICSEARCH_URL`` is set, else the database.
     SEARCH_BACKEND: str = Field("", validation_alias=_env("SEARCH_BACKEND"))
     CAMERA_CREDENTIALS_KEY: str | None = Field(None, validation_alias=_env("CAMERA_CREDENTIALS_KEY"), repr=False)
+    #: Whether camera addresses may point at this machine (loopback). Default: allowed in the embedded
+    #: default (its test cameras run here), refused once ``DATABASE_URL`` names a database server.
+    CAMERA_ALLOW_LOOPBACK: bool | None = Field(None, validation_alias=_env("CAMERA_ALLOW_LOOPBACK"))
+    #: Comma-separated networks (CIDR) cameras may never be reached in, on top of the built-in rules.
+    CAMERA_DENY_NETWORKS: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("CAMERA_DENY_NETWORKS"))
     #: Detections below this confidence are not stored (a search's minimum can only be higher).
     DETECTION_MIN_CONFIDENCE: float = Field(0.3, ge=0.01, le=1.0, validation_alias=_env("DETECTION_MIN_CONFIDENCE"))
     DETECTOR: str = Field("centernet", validation_alias=_env("DETECTOR"))
@@ -126,6 +133,13 @@ class SightlineSettings(BaseSettings):
             return [h.strip() for h in value.split(",") if h.strip()]
         return value
 
+    @field_validator("CAMERA_DENY_NETWORKS", mode="before")
+    @classmethod
+    def _split_networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [n.strip() for n in value.split(",") if n.strip()]
+        return value
+
     @field_validator("DATABASE_URL", "REDIS_URL", "ELASTICSEARCH_URL", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
@@ -162,6 +176,8 @@ class SightlineSettings(BaseSettings):
         if backend == SEARCH_BACKENDS["elasticsearch"] and not self.ELASTICSEARCH_URL:
             raise ValueError("SEARCH_BACKEND is elasticsearch but ELASTICSEARCH_URL is not set")
         object.__setattr__(self, "SEARCH_BACKEND", backend)  # frozen: set once, while validating
+        if self.CAMERA_ALLOW_LOOPBACK is None:
+            object.__setattr__(self, "CAMERA_ALLOW_LOOPBACK", self.DATABASE_URL is None)
         return self
 
     @classmethod

@@ -10,6 +10,8 @@ os.environ.setdefault("SIGHTLINE_SECRET_KEY", "test-only-key-" + "x" * 40)
 (REPO_ROOT / "var").mkdir(exist_ok=True)
 os.environ.setdefault("SIGHTLINE_DATA_DIR", tempfile.mkdtemp(prefix="test-", dir=REPO_ROOT / "var"))
 os.environ.setdefault("SIGHTLINE_CELERY_ALWAYS_EAGER", "1")
+# The tests' RTSP cameras run on this machine, in server mode too.
+os.environ.setdefault("SIGHTLINE_CAMERA_ALLOW_LOOPBACK", "1")
 # No disk floor unless a test sets one: a full CI disk must not make other tests lose their footage.
 os.environ.setdefault("SIGHTLINE_DISK_FREE_FLOOR_BYTES", "0")
 
