@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend import audit
 from backend.accounts.roles import can_see_camera, visible_camera_ids
 from backend.cameras.models import Camera
 from backend.sightline.media import serve_file
@@ -64,6 +65,12 @@ class SearchView(APIView):
             page = get_backend().search(query, facets=data["facets"])
         except InvalidCursor as exc:
             raise ValidationError({"cursor": [str(exc)]}) from None
+        if not query.cursor:  # a search, not its next page
+            audit.record("search", audit.actor_for(request), details={
+                "tags": list(query.tags), "cameras": list(query.cameras),
+                "start": query.start.isoformat() if query.start else None,
+                "end": query.end.isoformat() if query.end else None,
+                "min_confidence": query.min_confidence, "sort": query.sort, "results": len(page.results)})
         return Response(page_to_dict(page))
 
 
@@ -78,6 +85,8 @@ class SightingDetailView(APIView):
     @extend_schema(responses=SightingSerializer)
     def get(self, request: Request, sighting_id: int) -> Response:
         hit = _visible_hit(request, sighting_id)
+        audit.record("sighting.view", audit.actor_for(request), target=f"sighting:{hit.id}",
+                     details={"camera": hit.camera_id})
         names = dict(Camera.objects.filter(id=hit.camera_id).values_list("id", "name"))
         return Response(sighting_to_dict(hit, names))
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 from django.contrib.auth import login, logout
 from django.middleware.csrf import get_token
 from drf_spectacular.utils import extend_schema, inline_serializer
+from knox.auth import TokenAuthentication
+from knox.models import AuthToken
 from rest_framework import serializers
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -36,6 +37,8 @@ class SessionView(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request) -> Response:
-        """End the session (sign out of the web UI). The token itself stays valid."""
+        """Sign out of the web UI: end the session and revoke the token presented with the request."""
+        if isinstance(request.auth, AuthToken):
+            request.auth.delete()
         logout(request._request)
         return Response(status=204)

@@ -18,7 +18,8 @@ ADMIN_PERMISSIONS = {
     "eventlog": ("view",),
     "search": ("view",),
     "auth": ("add", "change", "delete", "view"),
-    "authtoken": ("add", "change", "delete", "view"),
+    "knox": ("delete", "view"),
+    "audit": ("view",),
 }
 
 

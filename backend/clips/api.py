@@ -23,6 +23,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from backend import audit
 from backend.accounts.permissions import ReadAnyWriteOperator
 from backend.accounts.roles import restrict_to_visible
 from backend.cameras.models import Camera
@@ -127,4 +128,8 @@ class ClipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
             raise Http404("the clip has no stored file") from None
         if not path.is_file():
             raise Http404("the clip's file is no longer stored")
+        if request.headers.get("Range", "bytes=0-").replace(" ", "").startswith("bytes=0-"):
+            # A play starts at byte 0; the seeks and chunks that follow are the same play.
+            audit.record("clip.play", audit.actor_for(request), target=f"clip:{clip.pk}",
+                         details={"camera": clip.camera_id})
         return serve_file(request, path)

@@ -24,6 +24,7 @@ class EventType(models.IntegerChoices):
     CAMERA_ONLINE = 20, "camera.online"
     CAMERA_OFFLINE = 21, "camera.offline"
     RECORDING_GAP = 22, "camera.gap"
+    AUDIT = 40, "audit"
 
     @classmethod
     def by_name(cls, name: str) -> EventType:

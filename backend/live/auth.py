@@ -1,4 +1,4 @@
-"""WebSocket authentication: ``?token=<DRF token>`` (browsers cannot set headers on a WebSocket) and the
+"""WebSocket authentication: ``?token=<API token>`` (browsers cannot set headers on a WebSocket) and the
 origin check for cookie sessions.
 
 A ``token`` parameter always decides who the user is: a bad token means anonymous, never a fall-back to the
@@ -18,7 +18,8 @@ from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.contrib.auth.models import AnonymousUser
-from rest_framework.authtoken.models import Token
+from knox.auth import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 
 Scope = dict[str, Any]
 
@@ -28,12 +29,16 @@ def token_from_scope(scope: Scope) -> str | None:
     return values[-1] if values else None
 
 
-@database_sync_to_async
-def _user_for_token(key: str) -> Any:
-    token = Token.objects.select_related("user").filter(key=key[:40]).first()
-    if token is None or not token.user.is_active:
+def user_for_token(key: str) -> Any:
+    """The active user an API token (django-rest-knox) belongs to, else ``AnonymousUser``."""
+    try:
+        user, _token = TokenAuthentication().authenticate_credentials(key.strip()[:200].encode())
+    except AuthenticationFailed:
         return AnonymousUser()
-    return token.user
+    return user if user.is_active else AnonymousUser()
+
+
+_user_for_token = database_sync_to_async(user_for_token)
 
 
 class QueryTokenAuthMiddleware(BaseMiddleware):  # type: ignore[misc]

@@ -88,6 +88,10 @@ class SightlineSettings(BaseSettings):
     #: Comma-separated networks (CIDR) cameras may never be reached in, on top of the built-in rules.
     CAMERA_DENY_NETWORKS: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
         default_factory=list, validation_alias=_env("CAMERA_DENY_NETWORKS"))
+    #: An API token expires after this many hours without use (each use extends it, up to seven days).
+    API_TOKEN_TTL_H: float = Field(12.0, gt=0, le=24 * 7, validation_alias=_env("API_TOKEN_TTL_H"))
+    #: Deployed behind a TLS-terminating proxy that sets X-Forwarded-Proto: secure cookies, HSTS, redirects.
+    BEHIND_TLS_PROXY: bool = Field(False, validation_alias=_env("BEHIND_TLS_PROXY"))
     #: Detections below this confidence are not stored (a search's minimum can only be higher).
     DETECTION_MIN_CONFIDENCE: float = Field(0.3, ge=0.01, le=1.0, validation_alias=_env("DETECTION_MIN_CONFIDENCE"))
     DETECTOR: str = Field("centernet", validation_alias=_env("DETECTOR"))

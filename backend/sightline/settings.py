@@ -9,6 +9,7 @@ Server mode: ``DATABASE_URL`` (PostgreSQL), ``REDIS_URL`` (Celery broker and cha
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 import dj_database_url
 
@@ -33,6 +34,25 @@ else:
     raise SettingsError("Invalid Sightline settings: SIGHTLINE_SECRET_KEY is required unless SIGHTLINE_DEBUG=1")
 ALLOWED_HOSTS = ENV.ALLOWED_HOSTS
 
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = 12 * 3600
+if ENV.BEHIND_TLS_PROXY:
+    # The proxy terminates TLS and says so in X-Forwarded-Proto (it must overwrite a client's own value).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # The health checks are probed over plain HTTP from inside the deployment.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 365 * 86400
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    CSRF_TRUSTED_ORIGINS = [f"https://{host}" for host in ALLOWED_HOSTS if host and not host.startswith(".")]
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
@@ -42,12 +62,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "channels",
     "backend.sightline",  # site-wide commands (check_health)
     "backend.accounts",
+    "backend.audit",
     "backend.cameras",
     "backend.clips",
     "backend.eventlog",
@@ -65,8 +87,20 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "backend.audit.context.AuditContextMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out login (too many failures) into a 429 for the admin and the API alike.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Failed logins are counted per user name and address (django-axes); the fifth locks that pair out.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_LOCKOUT_CALLABLE = "backend.accounts.lockout.locked_out"
 
 ROOT_URLCONF = "backend.sightline.urls"
 WSGI_APPLICATION = "backend.sightline.wsgi.application"
@@ -110,8 +144,10 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en-gb"
@@ -137,14 +173,25 @@ FILE_UPLOAD_TEMP_DIR = None
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
     ],
+    # Token logins are throttled per address on top of the per-user lockout.
+    "DEFAULT_THROTTLE_RATES": {"login": "20/minute"},
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "backend.sightline.api.exception_handler",
+}
+# API tokens (django-rest-knox): stored hashed, expire after SIGHTLINE_API_TOKEN_TTL_H without use (each use
+# extends them, up to a week), and are deleted at sign-out.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=ENV.API_TOKEN_TTL_H),
+    "AUTO_REFRESH": True,
+    "AUTO_REFRESH_MAX_TTL": timedelta(days=7),
+    "MIN_REFRESH_INTERVAL": 60,
+    "AUTH_HEADER_PREFIX": "Token",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Sightline API",

@@ -44,12 +44,13 @@ def _signed_in(cookie_header: str | None, authorization: str | None) -> bool:
     """Whether the request carries a valid API token or the session cookie of an active user."""
     from django.contrib.auth import get_user
     from django.utils.module_loading import import_string
-    from rest_framework.authtoken.models import Token
+
+    from backend.live.auth import user_for_token
 
     if authorization:
         scheme, _, key = authorization.partition(" ")
         if scheme.lower() == "token" and key:
-            return Token.objects.filter(key=key.strip()[:40], user__is_active=True).exists()
+            return bool(user_for_token(key).is_authenticated)
         return False
     if cookie_header:
         from http.cookies import CookieError, SimpleCookie

@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from backend.accounts.api import MeView, TokenView
 from backend.accounts.session_api import SessionView
+from backend.audit.api import AuditListView
 from backend.cameras.api import CameraViewSet
 from backend.clips.api import ClipViewSet
 from backend.eventlog.api import EventListView
@@ -24,6 +25,7 @@ api_v1 = [
     path("sightings/<int:sighting_id>/", SightingDetailView.as_view(), name="sighting"),
     path("sightings/<int:sighting_id>/thumbnail/", SightingThumbnailView.as_view(), name="sighting-thumbnail"),
     path("events/", EventListView.as_view(), name="events"),
+    path("audit/", AuditListView.as_view(), name="audit"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("", include(router.urls)),
 ]

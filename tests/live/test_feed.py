@@ -24,7 +24,7 @@ from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.db import connection
 from django.test import Client
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from backend.eventlog.log import EventLog, NewEvent
 from backend.eventlog.models import Event, EventType
@@ -74,7 +74,7 @@ def base(transactional_db) -> int:
 
 @pytest.fixture
 def tokens(personas) -> dict[str, str]:
-    return {name: Token.objects.create(user=user).key for name, user in personas.items()}
+    return {name: AuthToken.objects.create(user)[1] for name, user in personas.items()}
 
 
 def progress(clip_id: int, camera_id: int, kind: EventType = EventType.ANALYSIS_PROGRESS, **data: Any) -> NewEvent:

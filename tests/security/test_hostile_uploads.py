@@ -169,10 +169,10 @@ def _multipart(content: bytes, camera: int) -> tuple[bytes, bytes]:
 
 def test_large_bodies_are_refused_before_they_are_read(personas, cameras, settings):
     from asgiref.sync import async_to_sync
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     settings.SIGHTLINE = settings.SIGHTLINE.model_copy(update={"MAX_UPLOAD_BYTES": 3 * 1024 * 1024})
-    token = Token.objects.get_or_create(user=personas["colleague"])[0].key
+    token = AuthToken.objects.create(personas["colleague"])[1]
     async_to_sync(_gate_scenario)(token, cameras[0].pk)
 
 

@@ -1,0 +1,134 @@
+"""The audit trail: every sign-in (and failure), search, sighting view, clip play and change of cameras,
+users and roles is an entry saying who, when, what and from where; entries are hash-chained and
+``verify_audit`` finds any edited, removed or reordered one. No entry carries a secret."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from rest_framework.test import APIClient
+
+from backend.audit.chain import verify
+from backend.audit.models import AuditEntry, AuditHead
+from backend.cameras.models import Camera
+from backend.eventlog.models import Event
+from tests.conftest import client_for
+
+CANARY = "canary-Pw-9f3b@x"
+
+
+def actions() -> list[str]:
+    return [e.data["action"] for e in AuditEntry.objects.order_by("seq")]
+
+
+def entry(action: str) -> dict:
+    return AuditEntry.objects.filter(data__action=action).order_by("-seq").first().data  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def session(personas, cameras):
+    """A morning of use: sign-ins, a search, a sighting and its clip, an admin changing a camera and a role."""
+    from tests.api.test_uploads import upload
+
+    lobby, _ = cameras
+    anonymous = APIClient(REMOTE_ADDR="203.0.113.7", HTTP_USER_AGENT="pytest-agent")
+    assert anonymous.post("/api/v1/auth/token/", {"username": "colleague", "password": "nope"}).status_code == 400
+    token = anonymous.post("/api/v1/auth/token/", {"username": "colleague",
+                                                   "password": "correct horse battery"}).json()["token"]
+    colleague = APIClient(REMOTE_ADDR="203.0.113.7")
+    colleague.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    searched = colleague.get("/api/v1/search/", {"tag": "person", "camera": lobby.pk, "min_confidence": 0.5})
+    assert searched.status_code == 200
+    admin = client_for(personas["admin"])
+    response = admin.patch(f"/api/v1/cameras/{lobby.pk}/", {"password": CANARY, "analysis_fps": 3,
+                                                            "stream_address": "rtsp://192.168.7.7/live"},
+                           format="json")
+    assert response.status_code == 200
+    personas["outsider"].groups.add(Group.objects.get_or_create(name="operator")[0])
+    lobby.granted_users.add(personas["outsider"])
+    return {"lobby": lobby, "colleague": colleague, "admin": admin, "upload": upload}
+
+
+def test_who_did_what_when_and_from_where(session, personas):
+    done = actions()
+    for expected in ("login.failed", "login", "search", "camera.change", "user.groups.add",
+                     "camera.granted_users.add"):
+        assert expected in done, (expected, done)
+    failed, login, search = entry("login.failed"), entry("login"), entry("search")
+    assert failed["target"] == "colleague" and failed["ip"] == "203.0.113.7" and failed["user_id"] is None
+    assert login["username"] == "colleague" and login["ip"] == "203.0.113.7"
+    assert login["user_agent"] == "pytest-agent"
+    assert search["username"] == "colleague"
+    assert search["details"]["tags"] == ["person"] and search["details"]["min_confidence"] == 0.5
+    change = entry("camera.change")
+    assert change["username"] == "admin" and set(change["details"]["fields"]) == {
+        "analysis_fps", "password", "stream_address"}
+    assert entry("user.groups.add")["target"] == f"user:{personas['outsider'].pk}"
+    # No secret anywhere in the trail: not the camera password, not the login password, not the token.
+    trail = json.dumps([e.data for e in AuditEntry.objects.all()])
+    assert CANARY not in trail and "correct horse" not in trail and "nope" not in trail
+    assert "192.168.7.7" not in trail, "changed values are not copied into the trail"
+
+
+def test_sighting_views_and_clip_plays_are_audited(personas, cameras, footage_h264, transactional_db):
+    from tests.api.test_uploads import upload
+
+    colleague = client_for(personas["colleague"])
+    clip = upload(colleague, cameras[0].pk, footage_h264.read_bytes()).json()
+    sighting = colleague.get("/api/v1/search/").json()["results"][0]
+    assert colleague.get(f"/api/v1/sightings/{sighting['id']}/").status_code == 200
+    assert colleague.get(f"/api/v1/clips/{clip['id']}/video/", HTTP_RANGE="bytes=0-").status_code == 206
+    assert colleague.get(f"/api/v1/clips/{clip['id']}/video/", HTTP_RANGE="bytes=1000-").status_code == 206
+    assert entry("sighting.view")["target"] == f"sighting:{sighting['id']}"
+    assert [e for e in actions() if e == "clip.play"] == ["clip.play"], "a seek is not another play"
+
+
+def test_only_admins_read_the_trail(session, personas):
+    listed = session["admin"].get("/api/v1/audit/", {"action": "login"})
+    assert listed.status_code == 200
+    assert {e["username"] for e in listed.json()["results"]} == {"colleague"}
+    assert session["colleague"].get("/api/v1/audit/").status_code == 403
+    assert client_for(personas["outsider"]).get("/api/v1/audit/").status_code == 403
+    assert session["admin"].get("/api/v1/audit/", {"since": "not a time"}).status_code == 400
+
+
+def test_tampering_is_detected(session, capsys):
+    assert verify().intact
+    call_command("verify_audit")
+    entries = list(AuditEntry.objects.order_by("seq"))
+    assert len(entries) >= 6
+
+    # An edited entry (the search said something else).
+    edited = entries[2]
+    original = dict(edited.data)
+    Event.objects.filter(pk=edited.pk).update(data={**original, "username": "someone-else"})
+    problems = verify().problems
+    assert any(f"#{edited.seq}" in p and "changed" in p for p in problems), problems
+    with pytest.raises(CommandError):
+        call_command("verify_audit")
+    Event.objects.filter(pk=edited.pk).update(data=original)
+    assert verify().intact
+
+    # A removed entry in the middle.
+    Event.objects.filter(pk=entries[1].pk).delete()
+    problems = verify().problems
+    assert any(f"before #{entries[2].seq} was removed" in p for p in problems), problems
+    assert AuditHead.objects.get().entries == len(entries)
+
+
+def test_removing_the_newest_entries_is_detected(session):
+    newest = AuditEntry.objects.order_by("-seq").first()
+    assert newest is not None
+    Event.objects.filter(pk=newest.pk).delete()
+    problems = verify().problems
+    assert len(problems) == 1 and "newest entries were removed" in problems[0]
+
+
+def test_camera_changes_by_the_system_are_audited_as_such(db):
+    Camera.objects.create(name="Dock")
+    created = entry("camera.create")
+    assert created["username"] == "(system)" and created["user_id"] is None
