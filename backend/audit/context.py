@@ -1,5 +1,6 @@
 """Who is acting: the current request's user and address, for audit entries written far from the view
-(model signals). A middleware sets it for each request; outside a request the actor is the system."""
+(model signals). A middleware sets it for each request. Outside a request (management commands, the
+recorder, fixtures) there is no person to attribute a change to, and model changes are not audited."""
 
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ def actor_for(request: Any, user: Any = None) -> Actor:
                  ip=str(meta.get("REMOTE_ADDR", "")), user_agent=str(meta.get("HTTP_USER_AGENT", "")))
 
 
-def current_actor() -> Actor:
-    return actor_for(_request.get())
+def current_actor() -> Actor | None:
+    """The actor of the request being served, or ``None`` outside a request (commands, the recorder)."""
+    request = _request.get()
+    return None if request is None else actor_for(request)
 
 
 class AuditContextMiddleware:

@@ -1,5 +1,6 @@
-"""What is audited without a view asking: sign-ins (and failures), sign-outs, and changes to cameras, users
-and roles (who may see what). Changed fields are named, their values never (passwords, addresses)."""
+"""What is audited without a view asking: sign-ins (and failures), sign-outs, and changes people make to
+cameras, users and roles (who may see what) through the API or the admin. Changed fields are named, their
+values never (passwords, addresses). Changes made outside a request are not attributable and not audited."""
 
 from __future__ import annotations
 
@@ -35,8 +36,9 @@ def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None,
 
 
 def _remember_old(sender: Any, instance: Any, **_: Any) -> None:
-    instance._audit_old = (type(instance).objects.filter(pk=instance.pk).values().first()
-                           if instance.pk else None)
+    if current_actor() is not None:
+        instance._audit_old = (type(instance).objects.filter(pk=instance.pk).values().first()
+                               if instance.pk else None)
 
 
 def _saved(sender: Any, instance: Any, created: bool, raw: bool = False, **_: Any) -> None:
@@ -47,25 +49,29 @@ def _saved(sender: Any, instance: Any, created: bool, raw: bool = False, **_: An
     changed = sorted(f.attname for f in sender._meta.concrete_fields
                      if old is not None and old.get(f.attname) != getattr(instance, f.attname))
     changed = [name for name in changed if name not in _NOISE]
-    if not created and not changed:
+    actor = current_actor()
+    if actor is None or (not created and not changed):
         return
     # Secret fields are named as "password" at most, never with a value.
     changed = ["password" if "password" in name else name for name in changed]
-    record(f"{kind}.{'create' if created else 'change'}", current_actor(), target=f"{kind}:{instance.pk}",
+    record(f"{kind}.{'create' if created else 'change'}", actor, target=f"{kind}:{instance.pk}",
            details={} if created else {"fields": changed})
 
 
 def _deleted(sender: Any, instance: Any, **_: Any) -> None:
-    kind = sender._meta.model_name
-    record(f"{kind}.delete", current_actor(), target=f"{kind}:{instance.pk}")
+    actor = current_actor()
+    if actor is not None:
+        kind = sender._meta.model_name
+        record(f"{kind}.delete", actor, target=f"{kind}:{instance.pk}")
 
 
 def _memberships(sender: Any, instance: Any, action: str, pk_set: set[int] | None, model: Any, **_: Any) -> None:
-    if action not in ("post_add", "post_remove", "post_clear"):
+    actor = current_actor()
+    if actor is None or action not in ("post_add", "post_remove", "post_clear"):
         return
     kind = instance._meta.model_name
     relation = sender._meta.model_name.split("_", 1)[-1]
-    record(f"{kind}.{relation}.{action.removeprefix('post_')}", current_actor(), target=f"{kind}:{instance.pk}",
+    record(f"{kind}.{relation}.{action.removeprefix('post_')}", actor, target=f"{kind}:{instance.pk}",
            details={model._meta.model_name: sorted(pk_set or [])})
 
 

@@ -19,6 +19,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -84,9 +85,16 @@ class ClipUploadSerializer(serializers.Serializer):
     )
 
 
+class _NewestFirst(CursorPagination):
+    # CursorPagination's default ordering is a "created" field, which clips do not have (every list
+    # request answered 500).
+    ordering = ("-created_at", "-id")
+
+
 class ClipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                   viewsets.GenericViewSet):
     permission_classes = [ReadAnyWriteOperator]
+    pagination_class = _NewestFirst
     filterset_fields = ["camera", "status", "source"]
     parser_classes = [MultiPartParser, FormParser]
 

@@ -254,5 +254,6 @@ LOGGING = {
     "filters": {"redact": {"()": "backend.sightline.redaction.RedactSecretsFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "elastic_transport": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "elastic_transport": {"level": "WARNING"},
+                "axes": {"level": "WARNING"}},
 }
