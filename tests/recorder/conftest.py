@@ -46,6 +46,7 @@ class RtspServer:
     port: int = field(default_factory=free_port)
     stall_after: float | None = None
     mount: str = "/stream"
+    password: str = MARKER
     proc: subprocess.Popen[str] | None = None
 
     @property
@@ -54,7 +55,7 @@ class RtspServer:
 
     def start(self) -> RtspServer:
         args = [SYSTEM_PYTHON, str(SERVER), "--port", str(self.port), "--mount", self.mount, "--user", USER,
-                "--password", MARKER, "--file", str(self.footage)]
+                "--password", self.password, "--file", str(self.footage)]
         if self.stall_after is not None:
             args += ["--stall-after", str(self.stall_after)]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -95,3 +95,12 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_pages_carry_a_content_security_policy(personas):
+    from django.test import Client
+
+    page = Client().get("/")
+    policy = page["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+    assert page["X-Frame-Options"] == "DENY" and page["X-Content-Type-Options"] == "nosniff"
