@@ -157,3 +157,10 @@ def test_removing_the_newest_entries_is_detected(session):
 def test_changes_outside_a_request_are_not_attributed_to_anyone(db):
     Camera.objects.create(name="Dock")
     assert "camera.create" not in actions()
+
+
+def test_bad_audit_filters_are_a_clear_400(session):
+    """Found by schemathesis on PostgreSQL: a NUL character in a filter was a 500."""
+    for params in ({"action": "login\x00"}, {"username": "x\x00y"}, {"since": "yesterday"}):
+        response = session["admin"].get("/api/v1/audit/", params)
+        assert response.status_code == 400, params
