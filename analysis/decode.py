@@ -51,8 +51,8 @@ class VideoLimits:
 #: sequences or single images, nothing that opens other files or URLs.
 DEMUXERS = ("mov", "matroska", "avi", "mpegts")
 #: Video codecs accepted in them.
-VIDEO_CODECS = frozenset({"h264", "hevc", "mpeg4", "msmpeg4v2", "msmpeg4v3", "mjpeg", "vp8", "vp9", "av1",
-                          "mpeg1video", "mpeg2video"})
+VIDEO_CODECS = frozenset({"h264", "hevc", "mpeg4", "msmpeg4", "msmpeg4v1", "msmpeg4v2", "msmpeg4v3", "mjpeg",
+                          "vp8", "vp9", "av1", "mpeg1video", "mpeg2video"})
 ACCEPTED = "MP4/MOV, MKV/WebM, AVI or MPEG-TS"
 _OPEN_OPTIONS = {"format_whitelist": ",".join(DEMUXERS), "protocol_whitelist": "file"}
 

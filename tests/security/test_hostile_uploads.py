@@ -198,3 +198,17 @@ async def _gate_scenario(token: str, camera: int) -> None:
     # Signed in and within the limit: Django gets it (and refuses it for what it is, not for its size).
     status, body = await _post("/api/v1/clips/", big, headers(auth, length=len(big)), chunks=4)
     assert status == 400 and b"not a readable video" in body
+
+
+def test_real_cctv_footage_in_its_own_container_and_codec_is_accepted(personas, cameras, vtest_path):
+    """The allow-lists must not refuse what cameras really produce: MS-MPEG4 in AVI (vtest.avi)."""
+    client = client_for(personas["colleague"])
+    with vtest_path.open("rb") as f:
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        response = client.post("/api/v1/clips/", {"camera": cameras[0].pk,
+                                                  "file": SimpleUploadedFile("vtest.avi", f.read())},
+                               format="multipart")
+    assert response.status_code == 202, response.content
+    clip = Clip.objects.get(pk=response.json()["id"])
+    assert clip.file.name.endswith(".avi") and clip.codec == "msmpeg4"
