@@ -31,6 +31,13 @@ def _fresh_search_backend():
 
 
 @pytest.fixture
+def own_media(tmp_path, settings):
+    """A media folder of the test's own: the run's media folder is shared, and clip ids repeat across tests."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
 def cameras(db):
     """Two cameras: the lobby (granted to the colleague) and the vault (granted to nobody)."""
     return CameraFactory(name="Lobby"), CameraFactory(name="Vault")

@@ -43,7 +43,7 @@ from django.utils import timezone
 from backend.cameras.models import Camera
 from backend.eventlog.log import EventLog, NewEvent
 from backend.eventlog.models import Event, EventType
-from backend.eventlog.schema import epoch_ms
+from backend.eventlog.schema import epoch_ms, thumbnail_folder
 from search.models import Sighting
 
 from .models import Clip
@@ -63,6 +63,12 @@ class RetentionReport:
     #: Clips expired because the disk was below the floor (included in ``expired``).
     for_disk: int = 0
 
+    def __add__(self, other: RetentionReport | None) -> RetentionReport:
+        if other is None:  # a clip that was not this call's to expire
+            return self
+        return RetentionReport(self.expired + other.expired, self.bytes_freed + other.bytes_freed,
+                               self.detections + other.detections, self.for_disk + other.for_disk)
+
 
 def _sources() -> tuple[str, ...]:
     if settings.SIGHTLINE.RETENTION_COVERS_UPLOADS:
@@ -72,10 +78,6 @@ def _sources() -> tuple[str, ...]:
 
 def _expirable() -> QuerySet[Clip]:
     return Clip.objects.filter(expired_at__isnull=True, status__in=_ENDED, source__in=_sources())
-
-
-def thumbnail_folder(clip_id: int) -> str:
-    return f"thumbnails/{clip_id}"
 
 
 def _delete_files(clip: Clip) -> tuple[int, int]:
@@ -95,7 +97,7 @@ def _delete_files(clip: Clip) -> tuple[int, int]:
             default_storage.delete(path)
             thumbnails += 1
         # FileSystemStorage leaves the empty folder behind.
-        local = Path(settings.MEDIA_ROOT) / folder
+        local = Path(default_storage.path(folder))
         if local.is_dir() and not any(local.iterdir()):
             local.rmdir()
     return freed, thumbnails
@@ -130,13 +132,6 @@ def expire_clip(clip: Clip, *, reason: str, now: datetime | None = None) -> Rete
     return RetentionReport(expired=1, bytes_freed=freed, detections=detections, for_disk=int(reason == DISK))
 
 
-def _plus(a: RetentionReport, b: RetentionReport | None) -> RetentionReport:
-    if b is None:
-        return a
-    return RetentionReport(a.expired + b.expired, a.bytes_freed + b.bytes_freed, a.detections + b.detections,
-                           a.for_disk + b.for_disk)
-
-
 def expire_by_age(now: datetime | None = None, *, batch: int = 500) -> RetentionReport:
     """Expire, per camera and oldest first, the clips that started more than ``retention_days`` ago."""
     now = now or timezone.now()
@@ -147,7 +142,7 @@ def expire_by_age(now: datetime | None = None, *, batch: int = 500) -> Retention
         expired = (_expirable().filter(camera=camera, started_at__lt=cutoff).exclude(pk__in=pinned)
                    .order_by("started_at", "pk")[:batch])
         for clip in expired:
-            report = _plus(report, expire_clip(clip, reason=RETENTION, now=now))
+            report += expire_clip(clip, reason=RETENTION, now=now)
     return report
 
 
@@ -172,7 +167,7 @@ def enforce_disk_floor(now: datetime | None = None, *, batch: int = 20) -> Reten
         for clip in oldest:
             if free_bytes() >= floor:
                 break
-            report = _plus(report, expire_clip(clip, reason=DISK, now=now))
+            report += expire_clip(clip, reason=DISK, now=now)
         if report.expired == before:
             break  # nothing could be deleted (I/O errors are logged): do not spin
     return report
@@ -180,4 +175,4 @@ def enforce_disk_floor(now: datetime | None = None, *, batch: int = 20) -> Reten
 
 def apply_retention(now: datetime | None = None) -> RetentionReport:
     """Age-based retention of every camera, then the disk floor."""
-    return _plus(expire_by_age(now), enforce_disk_floor(now))
+    return expire_by_age(now) + enforce_disk_floor(now)

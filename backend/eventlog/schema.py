@@ -43,9 +43,14 @@ def epoch_ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
 
+def thumbnail_folder(clip_id: int) -> str:
+    """The storage folder holding every thumbnail of a clip (retention deletes it with the clip)."""
+    return f"thumbnails/{clip_id}"
+
+
 def thumbnail_name(clip_id: int, offset_ms: int, ordinal: int) -> str:
     """Storage name of the JPEG crop of detection ``ordinal`` in the frame at ``offset_ms`` of a clip."""
-    return f"thumbnails/{clip_id}/{offset_ms:09d}-{ordinal:03d}.jpg"
+    return f"{thumbnail_folder(clip_id)}/{offset_ms:09d}-{ordinal:03d}.jpg"
 
 
 def detection_thumbnail(event: DetectionRef) -> str | None:

@@ -76,6 +76,11 @@ async def _answer(send: Any, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def _too_large(send: Any) -> None:
+    await _answer(send, 413, f"the request is larger than the upload limit of {settings.SIGHTLINE.MAX_UPLOAD_BYTES} "
+                             "bytes")
+
+
 class UploadGate:
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -90,8 +95,7 @@ class UploadGate:
         except ValueError:
             return await _answer(send, 400, "the Content-Length header is not a number")
         if length is not None and length > limit:
-            return await _answer(send, 413, f"the request is larger than the upload limit of "
-                                            f"{settings.SIGHTLINE.MAX_UPLOAD_BYTES} bytes")
+            return await _too_large(send)
         if length is None or length > SMALL_BODY:
             signed_in = await sync_to_async(_signed_in, thread_sensitive=True)(
                 _header(scope, b"cookie"), _header(scope, b"authorization"))
@@ -120,5 +124,4 @@ class UploadGate:
 
         await self.app(scope, counting_receive, watching_send)
         if too_large and not started:
-            await _answer(send, 413, f"the request is larger than the upload limit of "
-                                     f"{settings.SIGHTLINE.MAX_UPLOAD_BYTES} bytes")
+            await _too_large(send)

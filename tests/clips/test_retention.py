@@ -15,10 +15,11 @@ from django.core.files.storage import default_storage
 
 import search
 from backend.clips.models import Clip
-from backend.clips.retention import apply_retention, expire_by_age, thumbnail_folder
+from backend.clips.retention import apply_retention, expire_by_age
 from backend.eventlog import projections
 from backend.eventlog.log import EventLog
 from backend.eventlog.models import Event, EventType
+from backend.eventlog.schema import thumbnail_folder
 from search.backends.base import SearchQuery
 from search.models import Sighting
 from search.projection import SightingProjection
@@ -26,12 +27,7 @@ from tests.factories import CameraFactory, detection
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 _tracks = iter(range(1000, 10_000))
-
-
-@pytest.fixture(autouse=True)
-def _own_media(tmp_path, settings):
-    """A media folder of the test's own: clip ids repeat across tests, their thumbnail folders must not."""
-    settings.MEDIA_ROOT = str(tmp_path / "own-media")
+pytestmark = pytest.mark.usefixtures("own_media")
 
 
 def footage(camera, days_old: float, *, source: str = Clip.Source.RECORDING, status: str = Clip.Status.DONE,

@@ -15,16 +15,11 @@ import pytest
 from django.conf import settings
 
 from backend.clips.models import Clip
-from tests.api.test_uploads import upload
+from tests.api.test_uploads import stored_clip_files, upload
 from tests.conftest import client_for
 from tests.security.corpus import _png, corpus
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _own_media(tmp_path, settings):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("own_media")]
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +27,6 @@ def short_clip(vtest_path, tmp_path_factory) -> Path:
     from analysis.transcode import transcode_to_h264
 
     return transcode_to_h264(vtest_path, tmp_path_factory.mktemp("corpus") / "clip-2s.mp4", max_seconds=2)
-
-
-def stored_files() -> list[Path]:
-    root = Path(settings.MEDIA_ROOT) / "clips"
-    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
 def test_the_bad_upload_corpus_gets_a_reason_each_and_never_a_server_error(personas, cameras, short_clip):
@@ -79,7 +69,7 @@ def test_a_playlist_cannot_read_a_file_of_the_server(personas, cameras, short_cl
     playlist = f"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n{secret}\n#EXT-X-ENDLIST\n".encode()
     response = upload(client, cameras[0].pk, playlist, "innocent.m3u8")
     assert response.status_code == 400
-    assert not Clip.objects.exists() and not stored_files()
+    assert not Clip.objects.exists() and not stored_clip_files()
 
 
 def test_a_pixel_bomb_never_grows_the_web_process(personas, cameras):

@@ -126,9 +126,8 @@ def test_every_route_has_a_rule():
 
 
 @pytest.fixture
-def world(settings, tmp_path):
+def world(own_media):
     """Two cameras, a clip and a sighting on each, and the personas (tests ask for the database first)."""
-    settings.MEDIA_ROOT = str(tmp_path / "media")
     lobby, vault = CameraFactory(name="Lobby"), CameraFactory(name="Vault")
     users = {"viewer": UserFactory(username="m-viewer", role="viewer"),
              "operator": UserFactory(username="m-operator", role="operator"),
