@@ -116,7 +116,7 @@ def bench_indexing(url: str, events: int) -> list[tuple[str, str]]:
     from search.backends.elasticsearch import indices as idx
     from search.backends.elasticsearch.client import Names, get_client, month_of_ms
     from search.backends.elasticsearch.projection import detection_document
-    from search.sightings import SightingSummary, begin, fold
+    from search.sightings import RuleBook, SightingSummary, begin, fold
 
     client = get_client(url)
     append_log(events)
@@ -129,13 +129,15 @@ def bench_indexing(url: str, events: int) -> list[tuple[str, str]]:
     # final summary (the projector may write a summary more than once when a track spans batches).
     docs: list[dict[str, Any]] = []
     summaries: dict[int, SightingSummary] = {}
+    rules = RuleBook.load([])  # the synthetic cameras have no tracked objects: the site defaults for all
     for event in Event.objects.order_by("seq").iterator(chunk_size=5000):
         month = month_of_ms(int(event.time.timestamp() * 1000))
         docs.append(
             {"_index": (idx.DETECTIONS, month), "_id": event.key, "_source": detection_document(event)}
         )
         summary = summaries.get(event.track) or begin(SightingSummary, event.track, event)  # type: ignore[arg-type]
-        summaries[event.track] = fold(summary, event)  # type: ignore[index]
+        rule = rules.rule(summary.camera_id, summary.label)
+        summaries[event.track] = fold(summary, event, rule)  # type: ignore[index]
         summary.last_seq = event.seq
     for track, summary in summaries.items():
         docs.append(

@@ -1,9 +1,13 @@
-"""The database search backend's index: one row per sighting (a tracked object), kept by a projection.
+"""The database search backend's index: one row per sighting (a confirmed track), kept by a projection.
 
 A sighting is a track: detections of the same object linked across frames (and across a camera's consecutive
-segments). Its row carries the best (highest-confidence) detection, the span of time it covers, and how many
-detections it holds. Times are epoch milliseconds: integer comparisons and integer bucketing for the time
-histogram are several times faster than date arithmetic in SQLite and are portable.
+segments) that the confirmation rule (:mod:`search.sightings`) accepted. Its row carries the best
+(highest-confidence) detection, the span of time it covers, and how many detections it holds. Times are epoch
+milliseconds: integer comparisons and integer bucketing for the time histogram are several times faster than
+date arithmetic in SQLite and are portable.
+
+Tracks not confirmed (yet) wait in :class:`PendingTrack`, with what the rule needs to go on folding; nothing
+reads them but the projection. Search, facets, the live feed and sighting pages read ``Sighting`` only.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 from django.db import models
 
 
-class Sighting(models.Model):
+class TrackSummary(models.Model):
+    """What the rule keeps of a track (:class:`search.sightings.SightingFields`)."""
+
     id = models.BigIntegerField(primary_key=True, help_text="The track id.")
     camera_id = models.IntegerField()
     label = models.CharField(max_length=32)
@@ -31,7 +37,13 @@ class Sighting(models.Model):
     detections = models.PositiveIntegerField(default=1)
     model = models.CharField(max_length=64)
     thumbnail = models.CharField(max_length=200, blank=True)
+    hits = models.PositiveIntegerField(default=0, help_text="Detections the confirmation rule counted.")
 
+    class Meta:
+        abstract = True
+
+
+class Sighting(TrackSummary):
     class Meta:
         indexes = [
             models.Index(fields=["-confidence", "-id"], name="sighting_conf"),
@@ -48,3 +60,19 @@ class Sighting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} {self.confidence:.2f} (track {self.id})"
+
+
+class PendingTrack(TrackSummary):
+    """A track the confirmation rule has not accepted (yet): never searched, never shown."""
+
+    duration_ms = models.BigIntegerField(default=0)
+    recent = models.JSONField(default=list, help_text="Confidences of the last counted detections, oldest first.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["camera_id"], name="pending_camera"),
+            models.Index(fields=["best_clip_id"], name="pending_best_clip"),
+        ]
+
+    def __str__(self) -> str:
+        return f"pending {self.label} (track {self.id}, {self.hits} hits)"

@@ -84,3 +84,24 @@ def test_settings_are_typed_frozen_and_keep_secrets_out_of_their_repr(monkeypatc
     # Django's settings hold that object itself, not a dict flattened from it.
     assert type(settings.SIGHTLINE).__name__ == "SightlineSettings"
     assert settings.SIGHTLINE.MAX_UPLOAD_BYTES == 4 * 1024**3
+
+
+def test_confirmation_defaults_and_their_limits(monkeypatch):
+    for name in ("TRACKED_LABELS", "CONFIRM_MIN_SCORE", "CONFIRM_THRESHOLD", "CONFIRM_MIN_HITS",
+                 "CONFIRM_MIN_AREA", "CONFIRM_MAX_AREA"):
+        monkeypatch.delenv(f"SIGHTLINE_{name}", raising=False)  # the test settings relax them
+    parsed = load_settings()
+    assert parsed.TRACKED_LABELS == ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+    assert (parsed.CONFIRM_MIN_SCORE, parsed.CONFIRM_THRESHOLD, parsed.CONFIRM_MIN_HITS) == (0.3, 0.5, 3)
+    assert (parsed.CONFIRM_MIN_AREA, parsed.CONFIRM_MAX_AREA) == (0.0, 1.0)
+    monkeypatch.setenv("SIGHTLINE_TRACKED_LABELS", " person, fire hydrant ,,")
+    assert load_settings().TRACKED_LABELS == ["person", "fire hydrant"]
+    monkeypatch.setenv("SIGHTLINE_TRACKED_LABELS", "car,*")
+    assert load_settings().TRACKED_LABELS == ["*"]
+    monkeypatch.setenv("SIGHTLINE_CONFIRM_MIN_AREA", "0.5")
+    monkeypatch.setenv("SIGHTLINE_CONFIRM_MAX_AREA", "0.2")
+    with pytest.raises(SettingsError, match="CONFIRM_MIN_AREA"):
+        load_settings()
+    monkeypatch.setenv("SIGHTLINE_CONFIRM_MIN_HITS", "0")
+    with pytest.raises(SettingsError, match="SIGHTLINE_CONFIRM_MIN_HITS"):
+        load_settings()

@@ -1,6 +1,7 @@
 """What is audited without a view asking: sign-ins (and failures), sign-outs, and changes people make to
-cameras, users and roles (who may see what) through the API or the admin. Changed fields are named, their
-values never (passwords, addresses). Changes made outside a request are not attributable and not audited."""
+cameras (their tracked objects too), users and roles (who may see what) through the API or the admin.
+Changed fields are named, their values never (passwords, addresses). Changes made outside a request are not
+attributable and not audited."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
-from backend.cameras.models import Camera
+from backend.cameras.models import Camera, TrackedObject
 
 from .chain import record
 from .context import actor_for, current_actor
@@ -79,7 +80,7 @@ def connect() -> None:
     user_logged_in.connect(_logged_in, dispatch_uid="audit-login")
     user_logged_out.connect(_logged_out, dispatch_uid="audit-logout")
     user_login_failed.connect(_login_failed, dispatch_uid="audit-login-failed")
-    for model in (Camera, get_user_model(), Group):
+    for model in (Camera, TrackedObject, get_user_model(), Group):
         uid = model._meta.label_lower
         pre_save.connect(_remember_old, sender=model, dispatch_uid=f"audit-old-{uid}")
         post_save.connect(_saved, sender=model, dispatch_uid=f"audit-save-{uid}")

@@ -1,17 +1,24 @@
-"""Admin for cameras: credentials (write-only), live state, and a "test connection" action.
+"""Admin for cameras: credentials (write-only), live state, tracked objects, and a "test connection" action.
 
 The password is never rendered back into the form. Connection test results and the camera's last error are
 redacted (:func:`backend.sightline.redaction.redact`): FFmpeg quotes the URL with its password.
+
+Tracked objects (the camera's confirmation rules, ``search.sightings``) are edited inline; saving them
+re-projects the camera's sightings (``search.reprojection``). Their label is chosen from the detector's
+labels when those can be read cheaply (:func:`backend.cameras.labels.detector_labels`), else typed.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .models import Camera
+from .labels import detector_labels
+from .models import Camera, TrackedObject
 
 
 class CameraForm(forms.ModelForm):
@@ -51,9 +58,36 @@ class CameraForm(forms.ModelForm):
         return camera
 
 
+class TrackedObjectForm(forms.ModelForm):
+    class Meta:
+        model = TrackedObject
+        fields = ["label", "min_score", "threshold", "min_hits", "min_area", "max_area"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        labels = detector_labels()
+        if labels:
+            current = self.instance.label if self.instance.pk else ""
+            choices = [("", "---------"), *((label, label) for label in labels)]
+            if current and current not in labels:  # a label of another detector: kept as it is
+                choices.append((current, current))
+            self.fields["label"] = forms.ChoiceField(choices=choices, help_text="A label of the detector.")
+
+
+class TrackedObjectInline(admin.TabularInline):
+    """What the camera tracks. None: the site defaults (SIGHTLINE_TRACKED_LABELS, SIGHTLINE_CONFIRM_*)."""
+
+    model = TrackedObject
+    form = TrackedObjectForm
+    extra = 0
+    verbose_name = "tracked object"
+    verbose_name_plural = "tracked objects (none: the site defaults; saving re-projects the sightings)"
+
+
 @admin.register(Camera)
 class CameraAdmin(admin.ModelAdmin):
     form = CameraForm
+    inlines = [TrackedObjectInline]
     list_display = ["name", "site", "enabled", "state", "last_seen_at", "analysis_fps", "has_password",
                     "created_at"]
     list_filter = ["enabled", "state", "site"]

@@ -5,6 +5,8 @@ one is set. The stream address and user name are shown to admins only (and addre
 ``last_error`` for everyone else). An empty string clears it; leaving the field out keeps it.
 
 The live state (``state``, ``last_seen_at``, ``last_error``) is written by the recorder and read-only here.
+``tracked_objects`` (the camera's confirmation rules, edited in the admin; empty: the site defaults) is
+read-only and shown to admins only, like the address.
 ``POST /cameras/{id}/test/`` probes the stream (admins); ``GET /cameras/{id}/gaps/`` lists recording gaps
 from the event log. Error messages are redacted: they never carry the stream URL's password.
 """
@@ -24,20 +26,31 @@ from backend.accounts.permissions import ReadAnyWriteAdmin
 from backend.accounts.roles import Role, restrict_to_visible, role_of
 from backend.eventlog.models import Event, EventType
 
-from .models import Camera
+from .models import Camera, TrackedObject
 
 _ADDRESS = re.compile(r"\brtsps?://\S+", re.IGNORECASE)
+
+
+class TrackedObjectSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TrackedObject
+        fields = ["label", "min_score", "threshold", "min_hits", "min_area", "max_area"]
+        read_only_fields = fields
 
 
 class CameraSerializer(serializers.ModelSerializer):
     password = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=256,
                                      style={"input_type": "password"})
     has_password = serializers.BooleanField(read_only=True)
+    tracked_objects = TrackedObjectSerializer(many=True, read_only=True, help_text=(
+        "Labels this camera tracks and when their tracks become sightings (admins only; empty: the site "
+        "defaults)."))
 
     class Meta:
         model = Camera
         fields = ["id", "name", "site", "stream_address", "username", "password", "has_password", "enabled",
-                  "analysis_fps", "retention_days", "created_at", "state", "last_seen_at", "last_error"]
+                  "analysis_fps", "retention_days", "created_at", "state", "last_seen_at", "last_error",
+                  "tracked_objects"]
         read_only_fields = ["created_at", "state", "last_seen_at", "last_error"]
 
     def to_representation(self, instance: Camera) -> dict:  # type: ignore[type-arg]
@@ -47,6 +60,7 @@ class CameraSerializer(serializers.ModelSerializer):
             # Where a camera is and how to log in to it are for admins: others see state, never the way in.
             data.pop("stream_address", None)
             data.pop("username", None)
+            data.pop("tracked_objects", None)
             data["last_error"] = _ADDRESS.sub("the camera's address", data.get("last_error") or "")
         return data
 
@@ -92,7 +106,8 @@ class CameraViewSet(viewsets.ModelViewSet):
     pagination_class = None
 
     def get_queryset(self) -> QuerySet[Camera]:
-        return restrict_to_visible(Camera.objects.order_by("name"), self.request.user, field="id")
+        cameras = Camera.objects.order_by("name").prefetch_related("tracked_objects")
+        return restrict_to_visible(cameras, self.request.user, field="id")
 
     @extend_schema(request=None, responses=StreamCheckSerializer)
     @action(detail=True, methods=["post"])

@@ -80,3 +80,69 @@ class Camera(models.Model):
         password = crypto.decrypt(self.password_encrypted)
         userinfo = quote(self.username, safe="") + (":" + quote(password, safe="") if password else "")
         return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
+
+
+def _site_default(name: str) -> float:
+    return getattr(settings.SIGHTLINE, name)
+
+
+def default_min_score() -> float:
+    return _site_default("CONFIRM_MIN_SCORE")
+
+
+def default_threshold() -> float:
+    return _site_default("CONFIRM_THRESHOLD")
+
+
+def default_min_hits() -> int:
+    return int(_site_default("CONFIRM_MIN_HITS"))
+
+
+def default_min_area() -> float:
+    return _site_default("CONFIRM_MIN_AREA")
+
+
+def default_max_area() -> float:
+    return _site_default("CONFIRM_MAX_AREA")
+
+
+_FRACTION = [MinValueValidator(0.0), MaxValueValidator(1.0)]
+
+
+class TrackedObject(models.Model):
+    """A label this camera tracks and when one of its tracks becomes a sighting (``search.sightings``).
+
+    A camera without any uses the site defaults (``SIGHTLINE_TRACKED_LABELS``, ``SIGHTLINE_CONFIRM_*``); a
+    camera with some tracks exactly those labels. Changing them re-projects the camera's sightings from the
+    event log (``search.reprojection``): nothing is lost, tracks hidden before may appear and vice versa.
+    """
+
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="tracked_objects")
+    label = models.CharField(max_length=32, help_text="A label of the detector (COCO: person, car, dog…).")
+    min_score = models.FloatField(
+        default=default_min_score, validators=_FRACTION,
+        help_text="A detection counts towards confirming its track from this confidence up.")
+    threshold = models.FloatField(
+        default=default_threshold, validators=_FRACTION,
+        help_text="Median confidence of the track's last 10 counted detections needed to confirm it.")
+    min_hits = models.PositiveIntegerField(
+        default=default_min_hits, validators=[MinValueValidator(1), MaxValueValidator(10_000)],
+        help_text="Counted detections needed to confirm a track.")
+    min_area = models.FloatField(
+        default=default_min_area, validators=_FRACTION,
+        help_text="Smallest box counted, as a fraction of the frame (0–1).")
+    max_area = models.FloatField(
+        default=default_max_area, validators=_FRACTION,
+        help_text="Largest box counted, as a fraction of the frame (0–1).")
+
+    class Meta:
+        ordering = ["camera", "label"]
+        constraints = [
+            models.UniqueConstraint(fields=["camera", "label"], name="tracked_object_camera_label"),
+            models.CheckConstraint(condition=models.Q(min_area__lte=models.F("max_area")),
+                                   name="tracked_object_area_range",
+                                   violation_error_message="The smallest area must not exceed the largest."),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} on camera {self.camera_id}"

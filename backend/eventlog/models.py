@@ -59,7 +59,9 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["seq"]
-        indexes = [models.Index(fields=["camera", "seq"]), models.Index(fields=["clip", "type"])]
+        # (track, time): a sighting's detections in time order (GET /api/v1/sightings/{id}/track/).
+        indexes = [models.Index(fields=["camera", "seq"]), models.Index(fields=["clip", "type"]),
+                   models.Index(fields=["track", "time"])]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.get_type_display()}"

@@ -81,6 +81,15 @@ def _checkpoint_for_update(name: str) -> ProjectionCheckpoint:
     return checkpoint
 
 
+def locked_position(name: str) -> int:
+    """Inside a transaction: lock the projection's checkpoint row until it ends (none of the projection's
+    batches runs meanwhile; SQLite's ``IMMEDIATE`` transactions serialise writers anyway) and return how far
+    the projection has read. For work that must see the projection stand still (a partial re-projection)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("locked_position() holds the lock only inside transaction.atomic()")
+    return _checkpoint_for_update(name).position
+
+
 def position(name: str) -> int:
     return ProjectionCheckpoint.objects.filter(name=name).values_list("position", flat=True).first() or 0
 

@@ -142,7 +142,8 @@ def _messages(rows: Collection[Event], params: FeedParams, visible: frozenset[in
             messages.append(progress_message(event))
             continue
         sighting = sightings.get(event.track)  # type: ignore[arg-type]
-        # Missing: dropped by retention since. The filter applies to the sighting's *current* best.
+        # Missing: not confirmed (yet: its detections before the confirming one are never sent; see
+        # search.sightings), or dropped by retention since. The filter applies to the sighting's *current* best.
         if sighting is None or sighting.confidence < params.min_confidence:
             continue
         if not _can_see(visible, sighting.camera_id) or (params.cameras and sighting.camera_id not in params.cameras):

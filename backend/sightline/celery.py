@@ -12,7 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.sightline.settings")
 
 app = Celery("sightline")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["analysis"])
+app.autodiscover_tasks(["analysis", "search"])
 
 
 @worker_process_init.connect

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
@@ -94,6 +94,12 @@ class SightlineSettings(BaseSettings):
     BEHIND_TLS_PROXY: bool = Field(False, validation_alias=_env("BEHIND_TLS_PROXY"))
     #: Detections below this confidence are not stored (a search's minimum can only be higher).
     DETECTION_MIN_CONFIDENCE: float = Field(0.3, ge=0.01, le=1.0, validation_alias=_env("DETECTION_MIN_CONFIDENCE"))
+    #: Detections from this confidence up to ``DETECTION_MIN_CONFIDENCE`` are kept only where they continue a
+    #: track (the tracker's second, low-score round: a person half hidden keeps their track); none start one.
+    TRACK_LOW_CONFIDENCE: float = Field(0.1, ge=0.01, le=1.0, validation_alias=_env("TRACK_LOW_CONFIDENCE"))
+    #: How a frame becomes the detector's square input (``analysis.decode.INPUT_MODES``; measured in the
+    #: README's "Answer quality").
+    DETECTOR_INPUT: Literal["stretch", "letterbox"] = Field("stretch", validation_alias=_env("DETECTOR_INPUT"))
     DETECTOR: str = Field("centernet", validation_alias=_env("DETECTOR"))
     ANALYSIS_BATCH_SIZE: int = Field(4, ge=1, le=256, validation_alias=_env("ANALYSIS_BATCH_SIZE"))
     #: torch intra-op threads in a worker; 0 lets torch decide.
@@ -129,6 +135,23 @@ class SightlineSettings(BaseSettings):
     CELERY_ALWAYS_EAGER: bool = Field(False, validation_alias=_env("CELERY_ALWAYS_EAGER"))
     #: Apply projections right after each append commits (embedded default); off when a projector runs.
     PROJECT_INLINE: bool = Field(True, validation_alias=_env("PROJECT_INLINE"))
+    # When a track becomes a sighting (search/sightings.py): the site defaults, for a camera without tracked
+    # objects of its own (backend.cameras.models.TrackedObject). Changing them changes nothing already
+    # projected: rebuild with ``manage.py rebuild_projections search.sightings`` (and, on Elasticsearch,
+    # ``manage.py rebuild_search_index``).
+    #: Comma-separated labels whose tracks may become sightings; ``*``: every label.
+    TRACKED_LABELS: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"],
+        validation_alias=_env("TRACKED_LABELS"))
+    #: A detection counts towards confirming its track from this confidence up.
+    CONFIRM_MIN_SCORE: float = Field(0.3, ge=0.0, le=1.0, validation_alias=_env("CONFIRM_MIN_SCORE"))
+    #: The median confidence of a track's last counted detections must reach this.
+    CONFIRM_THRESHOLD: float = Field(0.5, ge=0.0, le=1.0, validation_alias=_env("CONFIRM_THRESHOLD"))
+    #: Counted detections a track needs before it is a sighting.
+    CONFIRM_MIN_HITS: int = Field(3, ge=1, le=10_000, validation_alias=_env("CONFIRM_MIN_HITS"))
+    #: A detection counts only if its box covers at least / at most this fraction of the frame.
+    CONFIRM_MIN_AREA: float = Field(0.0, ge=0.0, le=1.0, validation_alias=_env("CONFIRM_MIN_AREA"))
+    CONFIRM_MAX_AREA: float = Field(1.0, ge=0.0, le=1.0, validation_alias=_env("CONFIRM_MAX_AREA"))
 
     @field_validator("ALLOWED_HOSTS", mode="before")
     @classmethod
@@ -143,6 +166,20 @@ class SightlineSettings(BaseSettings):
         if isinstance(value, str):
             return [n.strip() for n in value.split(",") if n.strip()]
         return value
+
+    @field_validator("TRACKED_LABELS", mode="before")
+    @classmethod
+    def _split_labels(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [label.strip() for label in value.split(",") if label.strip()]
+        return value
+
+    @field_validator("TRACKED_LABELS")
+    @classmethod
+    def _label_lengths(cls, value: list[str]) -> list[str]:
+        if any(len(label) > 32 for label in value):
+            raise ValueError("labels are at most 32 characters")
+        return ["*"] if "*" in value else value
 
     @field_validator("DATABASE_URL", "REDIS_URL", "ELASTICSEARCH_URL", mode="before")
     @classmethod
@@ -180,6 +217,8 @@ class SightlineSettings(BaseSettings):
         if backend == SEARCH_BACKENDS["elasticsearch"] and not self.ELASTICSEARCH_URL:
             raise ValueError("SEARCH_BACKEND is elasticsearch but ELASTICSEARCH_URL is not set")
         object.__setattr__(self, "SEARCH_BACKEND", backend)  # frozen: set once, while validating
+        if self.CONFIRM_MIN_AREA > self.CONFIRM_MAX_AREA:
+            raise ValueError("CONFIRM_MIN_AREA must not be above CONFIRM_MAX_AREA")
         if self.CAMERA_ALLOW_LOOPBACK is None:
             object.__setattr__(self, "CAMERA_ALLOW_LOOPBACK", self.DATABASE_URL is None)
         return self

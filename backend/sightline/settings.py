@@ -253,7 +253,8 @@ CELERY_TASK_TIME_LIMIT = ENV.ANALYSIS_TIME_LIMIT_S
 CELERY_TASK_SOFT_TIME_LIMIT = max(ENV.ANALYSIS_TIME_LIMIT_S - 60, 1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_ROUTES = {"analysis.*": {"queue": "analysis"}}
+# Search's few tasks (re-projections after a camera's rules change) go to the same workers.
+CELERY_TASK_ROUTES = {"analysis.*": {"queue": "analysis"}, "search.*": {"queue": "analysis"}}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 

@@ -14,6 +14,14 @@ os.environ.setdefault("SIGHTLINE_CELERY_ALWAYS_EAGER", "1")
 os.environ.setdefault("SIGHTLINE_CAMERA_ALLOW_LOOPBACK", "1")
 # No disk floor unless a test sets one: a full CI disk must not make other tests lose their footage.
 os.environ.setdefault("SIGHTLINE_DISK_FREE_FLOOR_BYTES", "0")
+# Every track a sighting, as before the confirmation rule (search/sightings.py): most tests' fixtures are
+# single detections of any label at any confidence (tests/search/contract.py), and they test search, the
+# feed or retention, not the rule. The tests of the rule set the production defaults or tracked objects
+# themselves (tests/search/test_confirmation.py). Subprocesses (browser tests, workers) inherit these.
+os.environ.setdefault("SIGHTLINE_TRACKED_LABELS", "*")
+os.environ.setdefault("SIGHTLINE_CONFIRM_MIN_SCORE", "0")
+os.environ.setdefault("SIGHTLINE_CONFIRM_THRESHOLD", "0")
+os.environ.setdefault("SIGHTLINE_CONFIRM_MIN_HITS", "1")
 
 from .settings import *  # noqa: E402,F403
 

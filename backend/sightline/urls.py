@@ -12,6 +12,7 @@ from backend.eventlog.api import EventListView
 from backend.sightline.health import healthz, readyz
 from backend.sightline.spa import ROUTE_PATTERN, spa_view
 from search.api import SearchView, SightingDetailView, SightingThumbnailView
+from search.track_api import SightingTrackView
 
 router = DefaultRouter(trailing_slash=True)
 router.register("cameras", CameraViewSet, basename="camera")
@@ -24,6 +25,7 @@ api_v1 = [
     path("search/", SearchView.as_view(), name="search"),
     path("sightings/<int:sighting_id>/", SightingDetailView.as_view(), name="sighting"),
     path("sightings/<int:sighting_id>/thumbnail/", SightingThumbnailView.as_view(), name="sighting-thumbnail"),
+    path("sightings/<int:sighting_id>/track/", SightingTrackView.as_view(), name="sighting-track"),
     path("events/", EventListView.as_view(), name="events"),
     path("audit/", AuditListView.as_view(), name="audit"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

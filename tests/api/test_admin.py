@@ -12,6 +12,8 @@ from backend.eventlog.models import Event, EventType
 from tests.factories import detection
 
 MARKER = "Admin-Marker-Pw-42"
+#: The camera page's inline formset of tracked objects, empty (the site defaults).
+NO_TRACKED_OBJECTS = {"tracked_objects-TOTAL_FORMS": "0", "tracked_objects-INITIAL_FORMS": "0"}
 
 
 @pytest.fixture
@@ -24,6 +26,7 @@ def test_camera_password_is_write_only_in_the_admin(admin_client):
     response = admin_client.post("/admin/cameras/camera/add/", {
         "name": "Dock", "site": "East", "stream_address": "rtsp://127.0.0.1:8554/dock", "username": "op",
         "password": MARKER, "enabled": "on", "analysis_fps": "2", "retention_days": "30",
+        **NO_TRACKED_OBJECTS,
     })
     assert response.status_code == 302, response.content.decode()[:2000]
     camera = Camera.objects.get(name="Dock")

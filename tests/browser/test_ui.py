@@ -59,6 +59,14 @@ def test_sighting_video_plays_with_box(page, server):
     page.wait_for_function(
         "() => { const v = document.querySelector('video'); return v && (v.readyState >= 2 || v.currentTime > 0); }",
         timeout=20_000)
+    # The box follows the track and hides outside its span: look at it at the best moment, paused there.
+    page.evaluate("""() => new Promise((done) => {
+      const v = document.querySelector('video');
+      v.pause();
+      const t = parseFloat(v.src.split('#t=')[1] || '0');
+      v.addEventListener('seeked', () => done(), {once: true});
+      v.currentTime = t;
+    })""")
     box = page.get_by_test_id("box")
     box.wait_for()
     vb, bb = video.bounding_box(), box.bounding_box()

@@ -2,16 +2,15 @@
 
 The cluster comes from ``SIGHTLINE_TEST_ELASTICSEARCH_URL`` (``scripts/services/elasticsearch.sh start``
 starts one; ``... url`` prints its URL). Unset: skipped with the reason, except in CI (``CI=true``), where a
-missing service is a failure. Every test gets its own index prefix, so tests never see each other's data.
+missing service is a failure. Every test gets its own index prefix, so tests never see each other's data
+(the fixtures are in ``conftest.py``, shared with test_elasticsearch_confirmation.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,8 +20,6 @@ from backend.eventlog.log import EventLog
 from search.backends.base import SearchQuery
 from search.backends.elasticsearch import (
     ElasticsearchProjection,
-    ElasticsearchSearchBackend,
-    Names,
     ProjectionWriteError,
     get_client,
     indices,
@@ -30,60 +27,6 @@ from search.backends.elasticsearch import (
 )
 from tests.factories import T0, detection
 from tests.search.contract import MINUTE, SearchBackendContract, dataset
-from tests.services import service_unavailable
-
-
-@pytest.fixture(scope="session")
-def es_url() -> str:
-    url = os.environ.get("SIGHTLINE_TEST_ELASTICSEARCH_URL")
-    if not url:
-        message = (
-            "SIGHTLINE_TEST_ELASTICSEARCH_URL is not set: start one with "
-            "scripts/services/elasticsearch.sh start && scripts/services/elasticsearch.sh wait"
-        )
-        service_unavailable(message)
-    return url
-
-
-@pytest.fixture
-def es_settings(settings, es_url):
-    prefix = f"sltest-{uuid.uuid4().hex[:10]}"
-    settings.SIGHTLINE = settings.SIGHTLINE.model_copy(update={
-        "SEARCH_BACKEND": "search.backends.elasticsearch.ElasticsearchSearchBackend",
-        "ELASTICSEARCH_URL": es_url,
-        "ELASTICSEARCH_INDEX_PREFIX": prefix,
-    })
-    yield settings.SIGHTLINE
-    indices.drop_everything(get_client(es_url), Names(prefix))
-
-
-@pytest.fixture
-def backend(es_settings, db):
-    """The backend as the application builds it (``search.get_backend``), from the settings."""
-    import search
-
-    backend = search.get_backend()
-    assert isinstance(backend, ElasticsearchSearchBackend)
-    assert backend.names == Names(es_settings.ELASTICSEARCH_INDEX_PREFIX)
-    return backend
-
-
-@pytest.fixture
-def projection(backend):
-    (projection,) = backend.projections()
-    assert isinstance(projection, ElasticsearchProjection)
-    return projection
-
-
-@pytest.fixture
-def indexed(db, projection):
-    def index(events):
-        added = EventLog.append(events)
-        projections.catch_up(projection)
-        projection.refresh()
-        return added
-
-    return index
 
 
 class TestElasticsearchBackend(SearchBackendContract):

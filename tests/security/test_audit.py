@@ -16,6 +16,7 @@ from backend.audit.chain import verify
 from backend.audit.models import AuditEntry, AuditHead
 from backend.cameras.models import Camera
 from backend.eventlog.models import Event
+from tests.api.test_admin import NO_TRACKED_OBJECTS
 from tests.conftest import client_for
 
 CANARY = "canary-Pw-9f3b@x"
@@ -61,7 +62,7 @@ def session(personas, cameras):
     granted = web.post(f"/admin/cameras/camera/{lobby.pk}/change/", {
         "name": lobby.name, "site": lobby.site, "stream_address": lobby.stream_address, "username": "",
         "password": "", "enabled": "on", "analysis_fps": lobby.analysis_fps,
-        "retention_days": lobby.retention_days,
+        "retention_days": lobby.retention_days, **NO_TRACKED_OBJECTS,
         "granted_users": [u.pk for u in lobby.granted_users.all()] + [personas["outsider"].pk]})
     assert granted.status_code == 302, granted.content.decode()[:3000]
     outsider = personas["outsider"]

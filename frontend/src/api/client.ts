@@ -15,6 +15,8 @@ export type Camera = components["schemas"]["Camera"];
 export type Clip = components["schemas"]["Clip"];
 export type Gap = components["schemas"]["Gap"];
 export type Me = components["schemas"]["Me"];
+export type Track = components["schemas"]["Track"];
+export type TrackPoint = components["schemas"]["TrackPoint"];
 export interface CameraFacet { id: number; name: string; count: number }
 export interface Facets {
   tags: Record<string, number>;

@@ -1,8 +1,13 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import { api, mediaUrl, type Sighting } from "../api/client";
-import { boxToPixels, contentRect, errorMessage, formatConfidence, formatTime } from "../lib/format";
+import { api, mediaUrl, type Sighting, type Track } from "../api/client";
+import { type Still, TrackPath } from "../components/TrackPath";
+import { errorMessage, formatConfidence, formatTime } from "../lib/format";
 import { decodeState, encodeState } from "../lib/query";
 import { linkClick } from "../lib/router";
+import { boxInRect, displayedRect, follower, type Box } from "../lib/track";
+
+/** A still is taken from the clip when a frame this close to the best moment is shown (seconds). */
+const STILL_WITHIN_S = 0.3;
 
 /** Previous and next sighting of the same camera in time order (keeping the search's confidence floor). */
 async function neighbours(s: Sighting, minConfidence: number): Promise<{ prev?: Sighting; next?: Sighting }> {
@@ -24,41 +29,121 @@ export function SightingPage({ id, search }: { id: number; search: string }) {
   const [nb, setNb] = useState<{ prev?: Sighting; next?: Sighting }>({});
   const [src, setSrc] = useState<string | null>(null);
   const [copied, setCopied] = useState("");
-  const [box, setBox] = useState<{ left: number; top: number; width: number; height: number } | null>(null);
+  const [track, setTrack] = useState<Track | null>(null);
+  const [still, setStill] = useState<Still | null>(null);
   const video = useRef<HTMLVideoElement>(null);
+  const boxEl = useRef<HTMLDivElement>(null);
+  const current = useRef<Sighting | null>(null);
+  const follow = useRef<ReturnType<typeof follower> | null>(null);
+  const lastT = useRef<number | null>(null);
+  const stillTaken = useRef(false);
   const q = decodeState(search);
   const qs = encodeState(q);
 
   useEffect(() => {
     let revoke = () => {};
-    setS(null); setError(null); setSrc(null); setNb({});
+    setS(null); setError(null); setSrc(null); setNb({}); setTrack(null); setStill(null);
+    current.current = null; follow.current = null; lastT.current = null; stillTaken.current = false;
+    let live = true;
     (async () => {
       const { data, error: err, response } = await api.GET("/api/v1/sightings/{sighting_id}/", {
         params: { path: { sighting_id: id } },
       });
       if (!data) { setError(response.status === 404 ? "No such sighting (or not on a camera you may see)." : errorMessage(err)); return; }
+      if (!live) return;
+      current.current = data;
       setS(data);
+      api.GET("/api/v1/sightings/{sighting_id}/track/", { params: { path: { sighting_id: id } } })
+        .then(({ data: t }) => {
+          if (!live || !t) return;
+          const f = follower(t.points, data.clip);
+          follow.current = f.samples.length ? f : null; // none left in this clip (thinned): the best box
+          setTrack(t);
+          draw(lastT.current ?? undefined);
+        })
+        .catch(() => undefined);
       document.title = `${data.tag} ${formatConfidence(data.confidence)} · ${data.camera.name} · Sightline`;
       neighbours(data, q.minConfidence).then(setNb).catch(() => undefined);
       try {
         const m = await mediaUrl(data.clip_url);
+        if (!live) { m.revoke(); return; }
         revoke = m.revoke;
         setSrc(m.url);
-      } catch (e) { setError(`The clip could not be loaded: ${(e as Error).message}`); }
+      } catch (e) { if (live) setError(`The clip could not be loaded: ${(e as Error).message}`); }
     })();
-    return () => revoke();
+    return () => { live = false; revoke(); };
   }, [id]);
 
-  // Keep the box over the object whatever size the video is rendered at.
-  const place = () => {
+  /**
+   * Draw the box for the frame shown at `t` (seconds of the clip): the track interpolated between its
+   * detections in this clip (hidden outside its span), or the best moment's box until the track is known.
+   * Written straight to the element (every frame), over the picture as object-fit: contain places it.
+   */
+  const draw = (t?: number) => {
     const v = video.current;
-    if (!v || !s) return;
-    setBox(boxToPixels(s.box, contentRect(v.clientWidth, v.clientHeight, v.videoWidth, v.videoHeight)));
+    const el = boxEl.current;
+    const cur = current.current;
+    if (!v || !el || !cur) return;
+    const time = t ?? v.currentTime;
+    lastT.current = time;
+    el.dataset.t = time.toFixed(3);
+    const b: Box | null = follow.current ? follow.current.at(time * 1000) : (cur.box as Box);
+    if (!b || !v.videoWidth || !v.videoHeight) { delete el.dataset.visible; return; }
+    const px = boxInRect(b, displayedRect(v.clientWidth, v.clientHeight, v.videoWidth, v.videoHeight));
+    el.style.left = `${px.left}px`;
+    el.style.top = `${px.top}px`;
+    el.style.width = `${px.width}px`;
+    el.style.height = `${px.height}px`;
+    el.dataset.visible = "true";
   };
+
+  /** Keep the frame of the best moment as a still for the path picture (once, when it is on screen). */
+  const takeStill = (t: number) => {
+    const v = video.current;
+    const cur = current.current;
+    if (stillTaken.current || !v || !cur || v.readyState < 2 || !v.videoWidth) return;
+    if (Math.abs(t - cur.offset_s) > STILL_WITHIN_S) return;
+    stillTaken.current = true;
+    try {
+      const c = document.createElement("canvas");
+      c.width = v.videoWidth;
+      c.height = v.videoHeight;
+      c.getContext("2d")?.drawImage(v, 0, 0, c.width, c.height);
+      setStill({ url: c.toDataURL("image/jpeg", 0.85), w: c.width, h: c.height });
+    } catch { /* a canvas the browser will not read back: the thumbnail stays */ }
+  };
+
+  // Follow the object on every frame: requestVideoFrameCallback gives each presented frame's own time;
+  // without it, every animation frame reads currentTime.
+  useEffect(() => {
+    const v = video.current;
+    if (!v) return;
+    let stopped = false;
+    let handle = 0;
+    if (typeof v.requestVideoFrameCallback === "function") {
+      const onFrame = (_now: number, meta: VideoFrameCallbackMetadata) => {
+        if (stopped) return;
+        draw(meta.mediaTime);
+        takeStill(meta.mediaTime);
+        handle = v.requestVideoFrameCallback(onFrame);
+      };
+      handle = v.requestVideoFrameCallback(onFrame);
+      return () => { stopped = true; v.cancelVideoFrameCallback(handle); };
+    }
+    const tick = () => {
+      if (stopped) return;
+      if (!v.paused || v.currentTime !== lastT.current) draw();
+      handle = requestAnimationFrame(tick);
+    };
+    handle = requestAnimationFrame(tick);
+    return () => { stopped = true; cancelAnimationFrame(handle); };
+  }, [src]);
+
+  // Keep the box over the object whatever size the video is rendered at (also while paused).
   useLayoutEffect(() => {
     const v = video.current;
     if (!v) return;
-    const ro = new ResizeObserver(place);
+    const ro = new ResizeObserver(() => draw(lastT.current ?? undefined));
     ro.observe(v);
     return () => ro.disconnect();
   }, [src, s]);
@@ -66,7 +151,13 @@ export function SightingPage({ id, search }: { id: number; search: string }) {
   const onMeta = () => {
     const v = video.current;
     if (v && s && Math.abs(v.currentTime - s.offset_s) > 0.25) v.currentTime = s.offset_s;
-    place();
+    draw();
+  };
+  const onFrameReady = () => {
+    const v = video.current;
+    if (!v) return;
+    if (v.paused) draw();
+    takeStill(v.currentTime);
   };
 
   const copy = async () => {
@@ -93,21 +184,30 @@ export function SightingPage({ id, search }: { id: number; search: string }) {
       <div class="player">
         {src && (
           <video ref={video} src={src.includes("#") ? src : `${src}#t=${s.offset_s}`} controls autoPlay muted playsInline
-            preload="auto" onLoadedMetadata={onMeta} onResize={place} data-testid="video"
+            preload="auto" onLoadedMetadata={onMeta} onLoadedData={onFrameReady} onSeeked={onFrameReady}
+            onResize={() => draw(lastT.current ?? undefined)} data-testid="video"
             aria-label={`Clip of ${s.camera.name} at ${formatTime(s.best_time)}`} />
         )}
-        {box && (
-          <div class="box" data-testid="box" style={{ left: `${box.left}px`, top: `${box.top}px`, width: `${box.width}px`,
-            height: `${box.height}px` }} aria-hidden="true"><span>{s.tag} {formatConfidence(s.confidence)}</span></div>
+        {src && (
+          <div ref={boxEl} class="box" data-testid="box" data-mode={track ? "track" : "best"} aria-hidden="true">
+            <span>{s.tag} {formatConfidence(s.confidence)}</span>
+          </div>
         )}
       </div>
-      <dl class="facts">
-        <dt>Camera</dt><dd>{s.camera.name}</dd>
-        <dt>Best moment</dt><dd>{formatTime(s.best_time)} ({s.offset_s.toFixed(1)} s into the clip)</dd>
-        <dt>Seen</dt><dd>{formatTime(s.start)} – {formatTime(s.end)}</dd>
-        <dt>Detections</dt><dd>{s.detections}</dd>
-        <dt>Model</dt><dd>{s.model}</dd>
-      </dl>
+      <div class="sighting-details">
+        <dl class="facts">
+          <dt>Camera</dt><dd>{s.camera.name}</dd>
+          <dt>Best moment</dt><dd>{formatTime(s.best_time)} ({s.offset_s.toFixed(1)} s into the clip)</dd>
+          <dt>Seen</dt><dd>{formatTime(s.start)} – {formatTime(s.end)}</dd>
+          <dt>Detections</dt><dd>{s.detections}</dd>
+          <dt>Model</dt><dd>{s.model}</dd>
+        </dl>
+        {track && (
+          <TrackPath points={track.points} truncated={track.truncated} still={still} thumbnailUrl={s.thumbnail_url}
+            bestBox={s.box as Box} tag={s.tag}
+            aspect={video.current?.videoWidth ? video.current.videoWidth / video.current.videoHeight : 4 / 3} />
+        )}
+      </div>
     </article>
   );
 }

@@ -69,6 +69,10 @@ def _hit(source: dict[str, Any]) -> SightingHit:
     )
 
 
+#: Confirmed tracks only (search/sightings.py). "Not false" rather than "true": summaries written before the
+#: rule have no ``confirmed`` and were sightings, as ``SightingSummary.from_document`` reads them.
+_CONFIRMED = ~Q("term", confirmed=False)
+
 #: alias -> (when read, histogram interval for the index's whole span): a guess, never an answer.
 _BOUNDS: dict[str, tuple[float, int | None]] = {}
 _BOUNDS_TTL_S = 5.0
@@ -105,11 +109,12 @@ class ElasticsearchSearchBackend(SearchBackend):
         return indices.drop_partitions_before(self.client, self.names, cutoff)
 
     def _search(self) -> Search:
+        """Over the confirmed summaries: every search, facet, histogram and ``get`` starts here."""
         # A missing alias (nothing indexed yet) answers empty rather than 404.
         return Search(using=self.client, index=self.names.sightings_alias).params(
             ignore_unavailable=True,
             allow_no_indices=True,
-        )
+        ).filter(_CONFIRMED)
 
     @staticmethod
     def _filters(query: SearchQuery) -> tuple[list[Query], list[Query], list[Query]]:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
-from elasticsearch.dsl import Date, Double, Float, Integer, Keyword, Long, Mapping
+from elasticsearch.dsl import Boolean, Date, Double, Float, Integer, Keyword, Long, Mapping
 
 from .client import Names
 
@@ -61,6 +61,15 @@ def detection_mapping() -> Mapping:
     return m
 
 
+#: Summary fields added with the confirmation rule: put into existing partitions too (``ensure_templates``),
+#: whose strict mapping would refuse them otherwise.
+CONFIRMATION_FIELDS = {
+    "confirmed": Boolean(),
+    "hits": Integer(),
+    "recent": Float(index=False, doc_values=False),
+}
+
+
 def sighting_mapping() -> Mapping:
     m = Mapping()
     m.meta("dynamic", "strict")
@@ -85,6 +94,8 @@ def sighting_mapping() -> Mapping:
         "model": Keyword(),
         "thumbnail": Keyword(index=False, doc_values=False),
         "last_seq": Long(index=False),
+        # The confirmation rule's state (search/sightings.py): searches read confirmed summaries only.
+        **CONFIRMATION_FIELDS,
     }.items():
         m.field(name, field)
     return m
@@ -107,6 +118,12 @@ def ensure_templates(client: Elasticsearch, names: Names) -> None:
             template={"settings": _INDEX_SETTINGS, "mappings": mapping.to_dict()},
             priority=priority,
         )
+    # Partitions created before the confirmation rule: adding fields to a mapping is allowed, and their
+    # summaries without them count as confirmed (``SightingSummary.from_document``, the search filter).
+    client.indices.put_mapping(
+        index=names.family_pattern(SIGHTINGS), allow_no_indices=True, ignore_unavailable=True,
+        properties={name: field.to_dict() for name, field in CONFIRMATION_FIELDS.items()},
+    )
     for index, mappings in (
         (names.meta, {"dynamic": False, "properties": {"generation": {"type": "long"}}}),
         (

@@ -40,7 +40,7 @@ from backend.eventlog.models import Event, EventType, ProjectionCheckpoint
 from backend.eventlog.projections import Projection
 from backend.eventlog.schema import detection_thumbnail, epoch_ms
 
-from ...sightings import SightingSummary, begin, fold
+from ...sightings import RuleBook, SightingSummary, begin, fold
 from . import indices
 from .client import Names, month_of_ms, previous_month
 
@@ -228,6 +228,7 @@ class ElasticsearchProjection(Projection):
                 raise ProjectionWriteError(
                     f"could not read sighting {doc['_id']}: {doc['error'].get('type')}"
                 )
+        rules = RuleBook.load({e.camera_id for e in detections} | {d["camera_id"] for _, d in found.values()})
         for track, track_events in by_track.items():
             old_index, document = found.get(track, (None, None))
             last_seq = document["last_seq"] if document is not None else 0
@@ -236,8 +237,9 @@ class ElasticsearchProjection(Projection):
                 continue  # a replay of events already folded in
             summary = (SightingSummary.from_document(document) if document is not None
                        else begin(SightingSummary, track, fresh[0]))
+            rule = rules.rule(summary.camera_id, summary.label)
             for event in fresh:
-                fold(summary, event)
+                fold(summary, event, rule)
             summary.last_seq = fresh[-1].seq
             document = summary.to_document()
             index = names.partition(indices.SIGHTINGS, generation, month_of_ms(summary.start_ms))
