@@ -76,12 +76,15 @@ def open_stored(path: str | Path) -> av.container.InputContainer:
 class SampledFrame:
     """One sampled frame: its time in the clip, the detector's input, and the source picture on demand."""
 
-    __slots__ = ("_full", "_source", "model_rgb", "offset_ms")
+    __slots__ = ("_full", "_source", "model_rgb", "offset_ms", "scale")
 
-    def __init__(self, offset_ms: int, model_rgb: np.ndarray, source: av.VideoFrame | np.ndarray) -> None:
+    def __init__(self, offset_ms: int, model_rgb: np.ndarray, source: av.VideoFrame | np.ndarray,
+                 scale: tuple[float, float] = (1.0, 1.0)) -> None:
         self.offset_ms = offset_ms
         #: uint8 S×S×3 RGB at the detector's input size.
         self.model_rgb = model_rgb
+        #: Multiply a box normalised to ``model_rgb`` by these to normalise it to the frame (letterbox).
+        self.scale = scale
         self._source = source
         self._full: np.ndarray | None = source if isinstance(source, np.ndarray) else None
 
@@ -92,6 +95,28 @@ class SampledFrame:
             assert isinstance(self._source, av.VideoFrame)
             self._full = self._source.to_ndarray(format="rgb24")
         return self._full
+
+
+#: How a frame becomes the detector's square input: ``stretch`` resizes both sides to the input size (what
+#: ``@vladmandic/human`` does with this model); ``letterbox`` keeps the aspect ratio and pads the bottom or
+#: right edge with black. Measured on the tracking evaluation (README, "Answer quality").
+INPUT_MODES = ("stretch", "letterbox")
+
+
+def fit_to_square(frame: av.VideoFrame, side: int, mode: str = "stretch") -> tuple[np.ndarray, float, float]:
+    """The detector's ``side``×``side`` RGB input for ``frame``, and the factors that map a box normalised to
+    that input back to the frame (``x_frame = x_input * scale_x``)."""
+    if mode == "stretch":
+        # AREA: a proper downscaling filter, and among swscale's fastest.
+        return frame.reformat(width=side, height=side, format="rgb24", interpolation="AREA").to_ndarray(), 1.0, 1.0
+    if mode != "letterbox":
+        raise ValueError(f"unknown input mode {mode!r}; known: {', '.join(INPUT_MODES)}")
+    ratio = frame.width / frame.height
+    width, height = (side, max(1, round(side / ratio))) if ratio >= 1 else (max(1, round(side * ratio)), side)
+    content = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
+    square = np.zeros((side, side, 3), dtype=np.uint8)
+    square[:height, :width] = content
+    return square, side / width, side / height
 
 
 def _describe(exc: BaseException) -> str:
@@ -156,8 +181,8 @@ class FrameSampler:
     why, so the caller can record that the clip was analysed only in part.
     """
 
-    def __init__(self, path: str | Path, fps: float, size: int) -> None:
-        self.path, self.fps, self.size = str(path), fps, size
+    def __init__(self, path: str | Path, fps: float, size: int, mode: str = "stretch") -> None:
+        self.path, self.fps, self.size, self.mode = str(path), fps, size, mode
         self.error: str | None = None
         self.frames_decoded = 0
         #: Presentation time of the last decoded frame, relative to the first (seconds).
@@ -188,10 +213,9 @@ class FrameSampler:
                     if t + 1e-6 < next_due:
                         continue
                     next_due = (math.floor(t / step + 1e-6) + 1) * step
-                    # AREA: a proper downscaling filter, and among swscale's fastest.
-                    small = frame.reformat(width=self.size, height=self.size, format="rgb24",
-                                           interpolation="AREA").to_ndarray()
-                    yield SampledFrame(offset_ms=round(t * 1000), model_rgb=small, source=frame)
+                    small, scale_x, scale_y = fit_to_square(frame, self.size, self.mode)
+                    yield SampledFrame(offset_ms=round(t * 1000), model_rgb=small, source=frame,
+                                       scale=(scale_x, scale_y))
             except av.error.FFmpegError as exc:
                 if self.frames_decoded == 0:
                     raise UnreadableVideo(f"not a readable video: {_describe(exc)}") from None

@@ -29,7 +29,7 @@ from backend.eventlog.schema import analysis_key, detection_key, thumbnail_name
 from . import thumbnails
 from .decode import FrameSampler, SampledFrame
 from .detectors.base import Detection, Detector
-from .tracker import IoUTracker
+from .tracker import Tracker, TrackerConfig
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,13 @@ log = logging.getLogger(__name__)
 #: 2**53 (exact in JSON and JavaScript) for clip ids under 2**33.
 TRACK_ID_BITS = 20
 PROGRESS_STEP = 0.1
+
+
+def _to_frame(det: Detection, scale: tuple[float, float]) -> Detection:
+    """A box normalised to a letterboxed input, normalised to the frame (the padding cut off)."""
+    sx, sy = scale
+    return Detection(det.label, det.confidence, min(det.x1 * sx, 1.0), min(det.y1 * sy, 1.0),
+                     min(det.x2 * sx, 1.0), min(det.y2 * sy, 1.0))
 
 
 def track_id_base(clip_id: int) -> int:
@@ -98,36 +105,44 @@ def _prefetch(sampler: FrameSampler, depth: int) -> Iterator[SampledFrame]:
 
 class ClipAnalysis:
     def __init__(self, clip: Clip, detector: Detector, *, batch_size: int, min_confidence: float,
+                 low_confidence: float | None = None, input_mode: str = "stretch",
                  on_progress: Callable[[float, AnalysisResult], None] | None = None) -> None:
+        """``min_confidence``: detections at or above it are stored and may start tracks; from
+        ``low_confidence`` (default: the same) up to it, only those that continue a track are stored."""
         self.clip = clip
         self.detector = detector
         self.batch_size = batch_size
         self.min_confidence = min_confidence
+        self.low_confidence = min(low_confidence if low_confidence is not None else min_confidence, min_confidence)
+        self.input_mode = input_mode
         self.on_progress = on_progress
+        #: The previous segment whose tracker state this analysis resumed, if any.
+        self.resumed_from: int | None = None
         self.tracker = self._tracker_for(clip)
         self._best: dict[int, _Best] = {}
         self._stale_thumbnails: list[str] = []
         self._next_progress = PROGRESS_STEP
 
-    @staticmethod
-    def _tracker_for(clip: Clip) -> IoUTracker:
+    def _tracker_for(self, clip: Clip) -> Tracker:
         """A fresh tracker, or the previous segment's live tracks moved to this clip's time origin.
 
         New tracks are numbered in this clip's own id space either way, so ids never depend on how many
         segments came before, and re-running a clip gives the same ids.
         """
         first_id = track_id_base(clip.pk) + 1
+        config = TrackerConfig(high_score=self.min_confidence, low_score=self.low_confidence)
         previous = clip.previous_segment()
         if previous is None or not previous.tracker_state:
-            return IoUTracker(next_id=first_id)
+            return Tracker(config, next_id=first_id)
+        self.resumed_from = previous.pk
         shift_ms = round((clip.started_at - previous.started_at).total_seconds() * 1000)
         state = previous.tracker_state
         moved = {**state, "tracks": [{**t, "last_ms": t["last_ms"] - shift_ms} for t in state["tracks"]]}
-        return IoUTracker.from_state(moved, next_id=first_id)
+        return Tracker.from_state(moved, next_id=first_id, config=config)
 
     def run(self) -> AnalysisResult:
         clip, camera = self.clip, self.clip.camera
-        sampler = FrameSampler(clip.file.path, camera.analysis_fps, self.detector.input_size)
+        sampler = FrameSampler(clip.file.path, camera.analysis_fps, self.detector.input_size, self.input_mode)
         expected = max(1, int((clip.duration_s or 0) * camera.analysis_fps) + 1)
         result = AnalysisResult()
         batch: list[SampledFrame] = []
@@ -159,13 +174,16 @@ class ClipAnalysis:
         return None
 
     def _process(self, batch: list[SampledFrame], result: AnalysisResult, expected: int) -> None:
-        per_frame = self.detector.detect(np.stack([f.model_rgb for f in batch]), self.min_confidence)
+        per_frame = self.detector.detect(np.stack([f.model_rgb for f in batch]), self.low_confidence)
         events: list[NewEvent] = []
         clip = self.clip
-        for frame, detections in zip(batch, per_frame, strict=True):
-            track_ids = self.tracker.update(frame.offset_ms, detections)
+        for frame, found in zip(batch, per_frame, strict=True):
+            detections = found if frame.scale == (1.0, 1.0) else [
+                d for d in (_to_frame(d, frame.scale) for d in found) if d.x2 > d.x1 and d.y2 > d.y1]
+            track_ids = self.tracker.update(frame.offset_ms, detections, frame.model_rgb)
             at = clip.started_at + timedelta(milliseconds=frame.offset_ms)
-            for ordinal, (det, track) in enumerate(zip(detections, track_ids, strict=True)):
+            kept = [(d, t) for d, t in zip(detections, track_ids, strict=True) if t is not None]
+            for ordinal, (det, track) in enumerate(kept):
                 confidence = round(det.confidence, 5)
                 self._keep_thumbnail_if_best(frame, det, confidence, track, ordinal)
                 events.append(NewEvent(
@@ -175,7 +193,7 @@ class ClipAnalysis:
                     y2=det.y2, track=track, offset_ms=frame.offset_ms, model=self.detector.model_id,
                 ))
                 result.tracks.add(track)
-            result.detections += len(detections)
+            result.detections += len(kept)
         result.frames += len(batch)
         progress = min(result.frames / expected, 0.99)
         if progress >= self._next_progress:

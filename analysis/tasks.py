@@ -77,7 +77,9 @@ def _run(clip_id: int) -> str:
     EventLog.append([_event(clip, EventType.ANALYSIS_STARTED, analysis_key("started", clip.pk, model),
                             {"model": model})])
     analysis = ClipAnalysis(clip, detector, batch_size=conf.ANALYSIS_BATCH_SIZE,
-                            min_confidence=conf.DETECTION_MIN_CONFIDENCE, on_progress=report)
+                            min_confidence=conf.DETECTION_MIN_CONFIDENCE,
+                            low_confidence=conf.TRACK_LOW_CONFIDENCE, input_mode=conf.DETECTOR_INPUT,
+                            on_progress=report)
     try:
         result = analysis.run()
     except UnreadableVideo as exc:
@@ -96,6 +98,10 @@ def _run(clip_id: int) -> str:
         status=Clip.Status.DONE, progress=1.0, error=result.warning or "", frames_analysed=result.frames,
         detections=result.detections, analysis_finished_at=timezone.now(), tracker_state=result.tracker_state,
     )
+    if analysis.resumed_from is not None:
+        # Only the latest segment's state is ever resumed (by the next one): a live camera would otherwise keep
+        # one state (tens of KB) per segment.
+        Clip.objects.filter(pk=analysis.resumed_from).update(tracker_state=None)
     return Clip.Status.DONE
 
 

@@ -53,6 +53,32 @@ def test_people_are_found_and_linked_into_sightings(clip):
     assert clip.frames_analysed == 16 and clip.detections == detections.count()
 
 
+def test_at_the_production_defaults_only_confirmed_people_become_sightings(clip, settings):
+    """The tracker and the confirmation rule through the real pipeline: 8 s of vtest.avi, about one sighting
+    per person who is there (the committed annotation says who), no sighting of a label nobody could see,
+    and what was not confirmed still in the log."""
+    from analysis.eval.formats import GROUND_TRUTH, read_mot
+    from tests.search.confirmation import strict_defaults
+
+    strict_defaults(settings)
+    assert analyse(clip.pk) == Clip.Status.DONE
+    people = {pid for frame, pid, _ in read_mot(GROUND_TRUTH / "vtest.gt.txt", size=(768, 576)) if frame < 80}
+    sightings = Sighting.objects.all()
+    assert set(sightings.values_list("label", flat=True)) <= set(settings.SIGHTLINE.TRACKED_LABELS)
+    persons = sightings.filter(label="person").count()
+    assert 0.7 * len(people) <= persons <= 1.3 * len(people), (persons, len(people))
+
+    detections = Event.objects.filter(clip_id=clip.pk, type=EventType.OBJECT_DETECTED)
+    logged = set(detections.values_list("label", flat=True))
+    assert logged - set(settings.SIGHTLINE.TRACKED_LABELS), "unconfirmed tracks stay in the event log"
+    # Detections under DETECTION_MIN_CONFIDENCE only continue tracks that a confident one started.
+    floor = settings.SIGHTLINE.DETECTION_MIN_CONFIDENCE
+    low_tracks = set(detections.filter(confidence__lt=floor).values_list("track", flat=True))
+    assert low_tracks, "the low-score round keeps some tracks going"
+    started = set(detections.filter(confidence__gte=floor).values_list("track", flat=True))
+    assert low_tracks <= started
+
+
 def test_running_the_task_again_appends_nothing(clip, settings):
     analyse(clip.pk)
     before = list(Event.objects.order_by("seq").values_list("key", "seq"))
@@ -115,3 +141,6 @@ def test_tracks_continue_across_a_cameras_consecutive_segments(cameras, vtest_pa
     for track in carried:
         sighting = Sighting.objects.get(id=track)
         assert sighting.start_ms < int(clips[1].started_at.timestamp() * 1000) <= sighting.end_ms
+    # Only the latest segment keeps a tracker state (the next one resumes it): one per camera, not per segment.
+    states = dict(Clip.objects.filter(pk__in=[c.pk for c in clips]).values_list("pk", "tracker_state"))
+    assert states[clips[0].pk] is None and states[clips[1].pk]["tracks"]
