@@ -34,11 +34,11 @@ VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
 
 def production_defaults() -> SimpleNamespace:
-    """The settings' declared defaults (whatever this process's environment says)."""
-    fields = SightlineSettings.model_fields
-    values = {name: (f.default_factory() if f.default_factory else f.default)  # type: ignore[call-arg]
-              for name, f in fields.items() if name.startswith(("CONFIRM_", "TRACKED_", "DETECTION_", "TRACK_"))}
-    return SimpleNamespace(**values)
+    """The settings' declared defaults of detection, tracking and confirmation (whatever this process's
+    environment says)."""
+    prefixes = ("CONFIRM_", "TRACKED_", "DETECTION_", "TRACK_")
+    names = [n for n in SightlineSettings.model_fields if n.startswith(prefixes)]
+    return SimpleNamespace(**SightlineSettings.declared_defaults(*names))
 
 
 def product_rule(conf: SimpleNamespace):

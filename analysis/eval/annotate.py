@@ -237,25 +237,12 @@ def check(video: Path, gt: list[tuple[int, int, list[float]]], out_dir: Path, ev
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("propose")
-    p.add_argument("dump", type=Path)
-    p.add_argument("out", type=Path)
-    s = sub.add_parser("sheets")
-    s.add_argument("video", type=Path)
-    s.add_argument("tracklets", type=Path)
-    s.add_argument("out_dir", type=Path)
-    b = sub.add_parser("build")
-    b.add_argument("tracklets", type=Path)
-    b.add_argument("identities", type=Path)
-    b.add_argument("out", type=Path)
-    k = sub.add_parser("links")
-    k.add_argument("video", type=Path)
-    k.add_argument("tracklets", type=Path)
-    k.add_argument("out_dir", type=Path)
-    c = sub.add_parser("check")
-    c.add_argument("video", type=Path)
-    c.add_argument("gt", type=Path)
-    c.add_argument("out_dir", type=Path)
+    for command, arguments in (("propose", ("dump", "out")), ("sheets", ("video", "tracklets", "out_dir")),
+                               ("build", ("tracklets", "identities", "out")),
+                               ("links", ("video", "tracklets", "out_dir")), ("check", ("video", "gt", "out_dir"))):
+        command_parser = sub.add_parser(command)
+        for argument in arguments:
+            command_parser.add_argument(argument, type=Path)
     args = parser.parse_args()
     if args.command == "propose":
         tracklets = propose(load_dump(args.dump))

@@ -153,6 +153,12 @@ class SightlineSettings(BaseSettings):
     CONFIRM_MIN_AREA: float = Field(0.0, ge=0.0, le=1.0, validation_alias=_env("CONFIRM_MIN_AREA"))
     CONFIRM_MAX_AREA: float = Field(1.0, ge=0.0, le=1.0, validation_alias=_env("CONFIRM_MAX_AREA"))
 
+    @classmethod
+    def declared_defaults(cls, *names: str) -> dict[str, Any]:
+        """The defaults these settings declare, whatever this process's environment says (for measuring and
+        testing the production behaviour in a process configured otherwise)."""
+        return {name: cls.model_fields[name].get_default(call_default_factory=True) for name in names}
+
     @field_validator("ALLOWED_HOSTS", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:

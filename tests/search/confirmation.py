@@ -20,8 +20,7 @@ SECOND = 1000
 
 
 def production_defaults() -> dict[str, object]:
-    fields = SightlineSettings.model_fields
-    return {name: fields[name].get_default(call_default_factory=True) for name in CONFIRMATION_SETTINGS}
+    return SightlineSettings.declared_defaults(*CONFIRMATION_SETTINGS)
 
 
 def strict_defaults(settings) -> None:  # type: ignore[no-untyped-def]
