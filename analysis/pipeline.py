@@ -5,6 +5,10 @@ decoder and memory stays bounded by the queue. Everything a batch produced is ap
 with a progress event; the appends are idempotent, so running the same clip twice appends nothing the second
 time. After each batch the pipeline reports its progress through ``on_progress``.
 
+The privacy pass (``analysis.privacy``, optional) runs on every analysed frame's source picture after the
+object detector: faces (and plates) are tracked by a tracker of their own and appended as ``object.detected``
+events with their own model id, without thumbnails; the projections never make them sightings.
+
 This module writes only to the event log (and thumbnails to media storage): the job's ``Clip`` row belongs
 to the task (``analysis.tasks``), search indices to the projections.
 """
@@ -16,7 +20,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -24,11 +28,12 @@ import numpy as np
 from backend.clips.models import Clip
 from backend.eventlog.log import EventLog, NewEvent
 from backend.eventlog.models import EventType
-from backend.eventlog.schema import analysis_key, detection_key, thumbnail_name
+from backend.eventlog.schema import PRIVACY_LABELS, analysis_key, detection_key, thumbnail_name
 
 from . import thumbnails
 from .decode import FrameSampler, SampledFrame
 from .detectors.base import Detection, Detector
+from .privacy import PrivacyDetectors
 from .tracker import Tracker, TrackerConfig
 
 log = logging.getLogger(__name__)
@@ -36,6 +41,13 @@ log = logging.getLogger(__name__)
 #: Track ids are ``clip_id << TRACK_ID_BITS | n``: unique across clips, stable across re-runs, and below
 #: 2**53 (exact in JSON and JavaScript) for clip ids under 2**33.
 TRACK_ID_BITS = 20
+#: The privacy pass's tracks are numbered from here in the clip's id space (its upper half), so that they never
+#: take an id of the object tracker's.
+PRIVACY_TRACK_OFFSET = 1 << (TRACK_ID_BITS - 1)
+#: Where a clip's tracker state keeps the privacy tracker's (beside the object tracker's own keys).
+PRIVACY_STATE = "privacy"
+#: Every face or plate the privacy detectors report (each at its own threshold) starts or continues a track.
+PRIVACY_TRACKING = TrackerConfig(high_score=0.0, low_score=0.0)
 PROGRESS_STEP = 0.1
 
 
@@ -50,11 +62,23 @@ def track_id_base(clip_id: int) -> int:
     return clip_id << TRACK_ID_BITS
 
 
+def _shift_ms(clip: Clip, previous: Clip) -> int:
+    return round((clip.started_at - previous.started_at).total_seconds() * 1000)
+
+
+def _resumed(state: dict[str, Any], shift_ms: int, first_id: int, config: TrackerConfig) -> Tracker:
+    """The live tracks of a saved state, moved to a time origin ``shift_ms`` later; new ids from ``first_id``."""
+    moved = {**state, "tracks": [{**t, "last_ms": t["last_ms"] - shift_ms} for t in state["tracks"]]}
+    return Tracker.from_state(moved, next_id=first_id, config=config)
+
+
 @dataclass
 class AnalysisResult:
     frames: int = 0
     detections: int = 0
     tracks: set[int] = field(default_factory=set)
+    #: Faces and plates appended (never sightings: not in ``detections`` or ``tracks``).
+    privacy_detections: int = 0
     warning: str | None = None
     tracker_state: dict[str, Any] | None = None
 
@@ -106,9 +130,11 @@ def _prefetch(sampler: FrameSampler, depth: int) -> Iterator[SampledFrame]:
 class ClipAnalysis:
     def __init__(self, clip: Clip, detector: Detector, *, batch_size: int, min_confidence: float,
                  low_confidence: float | None = None, input_mode: str = "stretch",
-                 on_progress: Callable[[float, AnalysisResult], None] | None = None) -> None:
+                 on_progress: Callable[[float, AnalysisResult], None] | None = None,
+                 privacy: PrivacyDetectors | None = None) -> None:
         """``min_confidence``: detections at or above it are stored and may start tracks; from
-        ``low_confidence`` (default: the same) up to it, only those that continue a track are stored."""
+        ``low_confidence`` (default: the same) up to it, only those that continue a track are stored.
+        ``privacy``: the privacy pass to run on every frame (``analysis.privacy.privacy_for``); ``None``: none."""
         self.clip = clip
         self.detector = detector
         self.batch_size = batch_size
@@ -118,7 +144,10 @@ class ClipAnalysis:
         self.on_progress = on_progress
         #: The previous segment whose tracker state this analysis resumed, if any.
         self.resumed_from: int | None = None
+        self.privacy = privacy if privacy else None
+        self._privacy_models = self.privacy.model_ids() if self.privacy else {}
         self.tracker = self._tracker_for(clip)
+        self.privacy_tracker = self._privacy_tracker_for(clip) if self.privacy else None
         self._best: dict[int, _Best] = {}
         self._stale_thumbnails: list[str] = []
         self._next_progress = PROGRESS_STEP
@@ -135,10 +164,19 @@ class ClipAnalysis:
         if previous is None or not previous.tracker_state:
             return Tracker(config, next_id=first_id)
         self.resumed_from = previous.pk
-        shift_ms = round((clip.started_at - previous.started_at).total_seconds() * 1000)
-        state = previous.tracker_state
-        moved = {**state, "tracks": [{**t, "last_ms": t["last_ms"] - shift_ms} for t in state["tracks"]]}
-        return Tracker.from_state(moved, next_id=first_id, config=config)
+        return _resumed(previous.tracker_state, _shift_ms(clip, previous), first_id, config)
+
+    def _privacy_tracker_for(self, clip: Clip) -> Tracker:
+        """The privacy pass's own tracker (its thresholds are the detectors'), resumed like the object
+        tracker from the state the previous segment saved under :data:`PRIVACY_STATE`; a state saved before
+        there was a privacy pass has none, and the faces start fresh."""
+        first_id = track_id_base(clip.pk) + PRIVACY_TRACK_OFFSET + 1
+        previous = clip.previous_segment()
+        state = (previous.tracker_state or {}).get(PRIVACY_STATE) if previous is not None else None
+        if previous is None or not state:
+            return Tracker(PRIVACY_TRACKING, next_id=first_id)
+        self.resumed_from = previous.pk
+        return _resumed(state, _shift_ms(clip, previous), first_id, PRIVACY_TRACKING)
 
     def run(self) -> AnalysisResult:
         clip, camera = self.clip, self.clip.camera
@@ -161,6 +199,8 @@ class ClipAnalysis:
             thumbnails.delete(name)
         result.warning = sampler.error or self._truncation(sampler)
         result.tracker_state = self.tracker.state()
+        if self.privacy_tracker is not None:
+            result.tracker_state[PRIVACY_STATE] = self.privacy_tracker.state()
         return result
 
     def _truncation(self, sampler: FrameSampler) -> str | None:
@@ -194,6 +234,8 @@ class ClipAnalysis:
                 ))
                 result.tracks.add(track)
             result.detections += len(kept)
+            if self.privacy is not None:
+                events += self._privacy_pass(frame, [d for d, _ in kept], at, result)
         result.frames += len(batch)
         progress = min(result.frames / expected, 0.99)
         if progress >= self._next_progress:
@@ -209,12 +251,38 @@ class ClipAnalysis:
         if self.on_progress:
             self.on_progress(progress, result)
 
+    def _privacy_pass(self, frame: SampledFrame, objects: list[Detection], at: datetime,
+                      result: AnalysisResult) -> list[NewEvent]:
+        """The frame's faces (and plates) as tracked detection events; no thumbnails: they are never shown."""
+        assert self.privacy is not None and self.privacy_tracker is not None
+        clip = self.clip
+        found = [d for d in self.privacy.find(frame.full_rgb, objects) if d.x2 > d.x1 and d.y2 > d.y1]
+        track_ids = self.privacy_tracker.update(frame.offset_ms, found, frame.full_rgb)
+        ordinals: dict[str, int] = {}
+        events: list[NewEvent] = []
+        for det, track in zip(found, track_ids, strict=True):
+            model = self._privacy_models.get(det.label)
+            if track is None or model is None:
+                continue
+            ordinal = ordinals[model] = ordinals.get(model, -1) + 1
+            events.append(NewEvent(
+                key=detection_key(clip.pk, model, frame.offset_ms, ordinal), type=EventType.OBJECT_DETECTED,
+                time=at, camera_id=clip.camera_id, clip_id=clip.pk, label=det.label,
+                confidence=round(det.confidence, 5), x1=det.x1, y1=det.y1, x2=det.x2, y2=det.y2, track=track,
+                offset_ms=frame.offset_ms, model=model,
+            ))
+        result.privacy_detections += len(events)
+        return events
+
     def _keep_thumbnail_if_best(self, frame: SampledFrame, det: Detection, confidence: float, track: int,
                                 ordinal: int) -> None:
         """Write a thumbnail when a detection becomes its track's best in this clip (before its event).
 
-        ``confidence`` is the stored (rounded) value, so the choice matches the sighting projection's.
+        ``confidence`` is the stored (rounded) value, so the choice matches the sighting projection's. None
+        for the privacy labels (a detector that reported one): they are never shown.
         """
+        if det.label in PRIVACY_LABELS:
+            return
         best = self._best.get(track)
         if best is not None and confidence <= best.confidence:
             return

@@ -39,11 +39,16 @@ def _event(clip: Clip, kind: EventType, key: str, data: dict[str, object]) -> Ne
 
 def warm_up() -> None:
     """What a worker process does before its first task: import the pipeline (SciPy, torch) and load the
-    detector's weights, so no analysis pays for them."""
+    detector's weights, and the face detector's (ONNX Runtime) when face detection is on, so no analysis
+    pays for them."""
     from . import pipeline  # noqa: F401
     from .detectors.registry import get_detector
 
     get_detector(settings.SIGHTLINE.DETECTOR)
+    if settings.SIGHTLINE.FACE_DETECTION:
+        from .faces import get_face_detector
+
+        get_face_detector()
 
 
 def analyse(clip_id: int) -> str:
@@ -65,6 +70,7 @@ def analyse(clip_id: int) -> str:
 def _run(clip_id: int) -> str:
     from .detectors.registry import get_detector
     from .pipeline import AnalysisResult, ClipAnalysis
+    from .privacy import privacy_for
 
     clip = Clip.objects.select_related("camera").get(pk=clip_id)
 
@@ -76,10 +82,11 @@ def _run(clip_id: int) -> str:
     model = detector.model_id
     EventLog.append([_event(clip, EventType.ANALYSIS_STARTED, analysis_key("started", clip.pk, model),
                             {"model": model})])
+    privacy = privacy_for(clip.camera)
     analysis = ClipAnalysis(clip, detector, batch_size=conf.ANALYSIS_BATCH_SIZE,
                             min_confidence=conf.DETECTION_MIN_CONFIDENCE,
                             low_confidence=conf.TRACK_LOW_CONFIDENCE, input_mode=conf.DETECTOR_INPUT,
-                            on_progress=report)
+                            on_progress=report, privacy=privacy)
     try:
         result = analysis.run()
     except UnreadableVideo as exc:
@@ -91,12 +98,17 @@ def _run(clip_id: int) -> str:
         return _fail(clip, model, f"analysis failed: {redact(str(exc)) or exc.__class__.__name__}")
     summary = {"model": model, "frames": result.frames, "detections": result.detections,
                "sightings": len(result.tracks)}
+    # What the privacy pass looked for (masking trusts only these labels' absence) and how much it found.
+    looked_for = sorted(privacy.model_ids()) if privacy else []
+    if privacy:
+        summary["privacy_detections"] = result.privacy_detections
     if result.warning:
         summary["warning"] = result.warning
     EventLog.append([_event(clip, EventType.ANALYSIS_COMPLETED, analysis_key("completed", clip.pk, model), summary)])
     Clip.objects.filter(pk=clip.pk).update(
         status=Clip.Status.DONE, progress=1.0, error=result.warning or "", frames_analysed=result.frames,
         detections=result.detections, analysis_finished_at=timezone.now(), tracker_state=result.tracker_state,
+        privacy_labels=looked_for,
     )
     if analysis.resumed_from is not None:
         # Only the latest segment's state is ever resumed (by the next one): a live camera would otherwise keep

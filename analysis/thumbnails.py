@@ -9,19 +9,18 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image
 
+from backend.eventlog.schema import crop_bounds
+
 from .detectors.base import Detection
 
 MAX_SIDE = 256
-MARGIN = 0.15
 
 
 def crop(frame: np.ndarray, det: Detection) -> np.ndarray:
     """The detection's box grown by a margin, clipped to the frame, from an H×W×3 array."""
     h, w = frame.shape[:2]
-    mx, my = (det.x2 - det.x1) * MARGIN, (det.y2 - det.y1) * MARGIN
-    x1, y1 = max(int((det.x1 - mx) * w), 0), max(int((det.y1 - my) * h), 0)
-    x2, y2 = min(int(np.ceil((det.x2 + mx) * w)), w), min(int(np.ceil((det.y2 + my) * h)), h)
-    return frame[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)].copy()
+    x1, y1, x2, y2 = crop_bounds((det.x1, det.y1, det.x2, det.y2), w, h)
+    return frame[y1:y2, x1:x2].copy()
 
 
 def encode_jpeg(pixels: np.ndarray) -> bytes:

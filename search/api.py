@@ -92,11 +92,29 @@ class SightingDetailView(APIView):
 
 
 class SightingThumbnailView(APIView):
-    @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
+    @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY},
+                   parameters=[OpenApiParameter("unmask", bool, description="Unmasked (needs the unmask "
+                                                "permission; audited). Default: masked as the camera says.")])
     def get(self, request: Request, sighting_id: int) -> HttpResponse:
+        from django.conf import settings
+
+        from backend.exports.privacy import playback_masking
+        from backend.exports.thumbnails import masked_thumbnail
+
         hit = _visible_hit(request, sighting_id)
         if not hit.thumbnail or not default_storage.exists(hit.thumbnail):
             raise Http404("this sighting has no thumbnail")
-        response = serve_file(request, Path(default_storage.path(hit.thumbnail)))
-        response["Cache-Control"] = "private, max-age=3600"
+        camera = Camera.objects.get(pk=hit.camera_id)
+        unmask = request.query_params.get("unmask") in ("1", "true")
+        masking = playback_masking(request.user, camera, unmask=unmask)
+        name = hit.thumbnail
+        if masking != Camera.Masking.NONE:
+            name = masked_thumbnail(hit.thumbnail, clip_id=hit.best_clip_id, offset_ms=hit.best_offset_ms,
+                                    box=hit.box, masking=masking, padding=settings.SIGHTLINE.MASK_PADDING)
+        elif unmask:
+            audit.record("footage.unmask", audit.actor_for(request), target=f"sighting:{hit.id}",
+                         details={"camera": hit.camera_id, "what": "thumbnail"})
+        response = serve_file(request, Path(default_storage.path(name)))
+        # An unmasked picture is never kept by the browser: the next person at it may not be allowed to see it.
+        response["Cache-Control"] = "private, no-store" if unmask else "private, max-age=3600"
         return response

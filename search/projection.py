@@ -18,6 +18,7 @@ from django.db import transaction
 from backend.eventlog import projections
 from backend.eventlog.models import Event, EventType
 from backend.eventlog.projections import PROJECTED_FIELDS, Projection
+from backend.eventlog.schema import PRIVACY_LABELS
 
 from .models import PendingTrack, Sighting, TrackSummary
 from .sightings import RuleBook, SightingSummary, begin, fold
@@ -37,9 +38,11 @@ def _summary(row: TrackSummary) -> SightingSummary:
 
 
 def _by_track(events: Sequence[Any]) -> dict[int, list[Any]]:
+    """The tracked detections by track; faces and plates (``PRIVACY_LABELS``) never become sightings."""
     by_track: dict[int, list[Any]] = {}
     for event in events:
-        if event.type == EventType.OBJECT_DETECTED and event.track is not None:
+        if (event.type == EventType.OBJECT_DETECTED and event.track is not None
+                and event.label not in PRIVACY_LABELS):
             by_track.setdefault(event.track, []).append(event)
     return by_track
 

@@ -72,11 +72,14 @@ class MeSerializer(serializers.Serializer):
     role = serializers.CharField()
     cameras = serializers.ListField(child=serializers.IntegerField(), allow_null=True,
                                     help_text="Visible camera ids; null means all cameras.")
+    may_unmask = serializers.BooleanField(help_text="May ask for footage unmasked (each time is audited).")
 
 
 class MeView(APIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
         ids = visible_camera_ids(request.user)
+        from backend.exports.privacy import may_unmask
+
         return Response({"username": request.user.get_username(), "role": role_of(request.user).name.lower(),
-                         "cameras": None if ids is None else sorted(ids)})
+                         "cameras": None if ids is None else sorted(ids), "may_unmask": may_unmask(request.user)})

@@ -31,7 +31,7 @@ class CameraForm(forms.ModelForm):
     class Meta:
         model = Camera
         fields = ["name", "site", "stream_address", "username", "password", "clear_password", "enabled",
-                  "analysis_fps", "retention_days", "granted_users", "granted_groups"]
+                  "analysis_fps", "retention_days", "privacy_mask", "granted_users", "granted_groups"]
 
     def clean_stream_address(self) -> str:
         from .addresses import DestinationRefused, vet_destination

@@ -49,7 +49,7 @@ class CameraSerializer(serializers.ModelSerializer):
     class Meta:
         model = Camera
         fields = ["id", "name", "site", "stream_address", "username", "password", "has_password", "enabled",
-                  "analysis_fps", "retention_days", "created_at", "state", "last_seen_at", "last_error",
+                  "analysis_fps", "retention_days", "privacy_mask", "created_at", "state", "last_seen_at", "last_error",
                   "tracked_objects"]
         read_only_fields = ["created_at", "state", "last_seen_at", "last_error"]
 

@@ -23,7 +23,19 @@ def validate_stream_url(value: str) -> None:
     validate_stream_address(value)
 
 
+class Masking(models.TextChoices):
+    """What is masked in a camera's footage for people without the ``exports.unmask`` permission, and what
+    an export may ask to mask."""
+
+    NONE = "none", "nothing"
+    FACES = "faces", "faces"
+    FACES_PLATES = "faces_plates", "faces and licence plates"
+    PERSONS = "persons", "whole persons"
+
+
 class Camera(models.Model):
+    Masking = Masking
+
     class State(models.TextChoices):
         DISABLED = "disabled"
         OFFLINE = "offline"
@@ -44,6 +56,11 @@ class Camera(models.Model):
         help_text="Frames per second the detector looks at.",
     )
     retention_days = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
+    privacy_mask = models.CharField(
+        max_length=16, choices=Masking.choices, default=Masking.FACES,
+        help_text="Masked in playback, thumbnails and live view for users without the unmask permission. "
+                  "Plates are looked for only on cameras that mask them.",
+    )
     granted_users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="cameras")
     granted_groups = models.ManyToManyField(Group, blank=True, related_name="cameras")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
@@ -27,7 +27,10 @@ from rest_framework.response import Response
 from backend import audit
 from backend.accounts.permissions import ReadAnyWriteOperator
 from backend.accounts.roles import restrict_to_visible
-from backend.cameras.models import Camera
+from backend.cameras.models import Camera, Masking
+from backend.exports.models import Rendition
+from backend.exports.privacy import playback_masking
+from backend.exports.renditions import rendition_for, retry_failed
 from backend.sightline.media import serve_file
 
 from .models import Clip
@@ -63,6 +66,19 @@ class ClipSerializer(serializers.ModelSerializer):
         return f"/api/v1/clips/{clip.pk}/video/"
 
 
+_UNMASK = OpenApiParameter("unmask", bool, description="Unmasked footage (needs the unmask permission; "
+                                                       "each play is audited). Default: masked as the camera says.")
+
+
+class PlaybackSerializer(serializers.Serializer):
+    masked = serializers.BooleanField()
+    masking = serializers.CharField()
+    status = serializers.ChoiceField(choices=["ready", "preparing", "failed"])
+    progress = serializers.FloatField()
+    error = serializers.CharField()
+    video_url = serializers.CharField()
+
+
 @extend_schema_field(OpenApiTypes.INT)
 class VisibleCameraField(serializers.PrimaryKeyRelatedField):
     """A camera the requesting user may see; any other id reads as unknown (no existence leak)."""
@@ -85,7 +101,7 @@ class ClipUploadSerializer(serializers.Serializer):
     )
 
 
-class _NewestFirst(CursorPagination):
+class NewestFirst(CursorPagination):
     # CursorPagination's default ordering is a "created" field, which clips do not have (every list
     # request answered 500).
     ordering = ("-created_at", "-id")
@@ -94,7 +110,7 @@ class _NewestFirst(CursorPagination):
 class ClipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                   viewsets.GenericViewSet):
     permission_classes = [ReadAnyWriteOperator]
-    pagination_class = _NewestFirst
+    pagination_class = NewestFirst
     filterset_fields = ["camera", "status", "source"]
     parser_classes = [MultiPartParser, FormParser]
 
@@ -125,19 +141,77 @@ class ClipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         return Response(ClipSerializer(clip, context={"request": request}).data,
                         status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
-    @extend_schema(responses={(200, "video/*"): OpenApiTypes.BINARY})
+    @extend_schema(responses={(200, "video/*"): OpenApiTypes.BINARY, 202: PlaybackSerializer},
+                   parameters=[_UNMASK])
     @action(detail=True, methods=["get"])
     def video(self, request: Request, pk: str | None = None) -> HttpResponse:
-        """The clip's video file (supports Range requests). Add ``#t=<seconds>`` to start at a moment."""
+        """The clip's video (supports Range requests), masked as its camera says unless ``unmask=1`` (with the
+        unmask permission; audited). A masked version not made yet answers 202 with its progress and
+        ``Retry-After``; ``playback/`` says the same without fetching. Add ``#t=<seconds>`` to start at a moment."""
         clip = self.get_object()
-        try:
-            path = Path(clip.file.path)
-        except (ValueError, NotImplementedError):
-            raise Http404("the clip has no stored file") from None
-        if not path.is_file():
-            raise Http404("the clip's file is no longer stored")
-        if request.headers.get("Range", "bytes=0-").replace(" ", "").startswith("bytes=0-"):
+        unmask = _wants_unmask(request)
+        masking = playback_masking(request.user, clip.camera, unmask=unmask)
+        starts = request.headers.get("Range", "bytes=0-").replace(" ", "").startswith("bytes=0-")
+        path = _stored_path(clip)
+        if masking != Masking.NONE:
+            rendition = rendition_for(clip, masking)
+            if rendition.status != Rendition.Status.DONE:
+                body = _playback(clip, masking, rendition, unmask=False)
+                failed = rendition.status == Rendition.Status.FAILED
+                code = status.HTTP_409_CONFLICT if failed else status.HTTP_202_ACCEPTED
+                response = Response(body, status=code)
+                if code == status.HTTP_202_ACCEPTED:
+                    response["Retry-After"] = "2"
+                return response
+            path = Path(rendition.file.path)
+        if starts:
             # A play starts at byte 0; the seeks and chunks that follow are the same play.
             audit.record("clip.play", audit.actor_for(request), target=f"clip:{clip.pk}",
-                         details={"camera": clip.camera_id})
-        return serve_file(request, path)
+                         details={"camera": clip.camera_id, "masking": masking})
+            if unmask and clip.camera.privacy_mask != Masking.NONE:
+                audit.record("footage.unmask", audit.actor_for(request), target=f"clip:{clip.pk}",
+                             details={"camera": clip.camera_id, "what": "clip"})
+        response = serve_file(request, path)
+        if unmask:
+            response["Cache-Control"] = "private, no-store"
+        return response
+
+    @extend_schema(responses=PlaybackSerializer, parameters=[
+        _UNMASK, OpenApiParameter("retry", bool, description="Try a failed masked version again.")])
+    @action(detail=True, methods=["get"])
+    def playback(self, request: Request, pk: str | None = None) -> Response:
+        """How this user can play the clip: masked or not, ready or being prepared (with progress), and the
+        URL to play. Asking starts the masked version's job; ``retry=1`` tries a failed one again."""
+        clip = self.get_object()
+        unmask = _wants_unmask(request)
+        masking = playback_masking(request.user, clip.camera, unmask=unmask)
+        _stored_path(clip)
+        if masking == Masking.NONE:
+            return Response(_playback(clip, masking, None, unmask=unmask))
+        rendition = rendition_for(clip, masking)
+        if request.query_params.get("retry") in ("1", "true"):
+            rendition = retry_failed(rendition)
+        return Response(_playback(clip, masking, rendition, unmask=False))
+
+
+def _wants_unmask(request: Request) -> bool:
+    return request.query_params.get("unmask") in ("1", "true")
+
+
+def _stored_path(clip: Clip) -> Path:
+    try:
+        path = Path(clip.file.path)
+    except (ValueError, NotImplementedError):
+        raise Http404("the clip has no stored file") from None
+    if not path.is_file():
+        raise Http404("the clip's file is no longer stored")
+    return path
+
+
+def _playback(clip: Clip, masking: str, rendition: Rendition | None, *, unmask: bool) -> dict[str, object]:
+    url = f"/api/v1/clips/{clip.pk}/video/" + ("?unmask=1" if unmask else "")
+    if rendition is None:
+        return {"masked": False, "masking": masking, "status": "ready", "progress": 1.0, "error": "", "video_url": url}
+    state = {Rendition.Status.DONE: "ready", Rendition.Status.FAILED: "failed"}.get(rendition.status, "preparing")
+    return {"masked": True, "masking": masking, "status": state, "progress": rendition.progress,
+            "error": rendition.error if state == "failed" else "", "video_url": url}

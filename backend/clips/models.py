@@ -66,6 +66,9 @@ class Clip(models.Model):
                                          help_text="When the analysis task was last sent; empty: not yet.")
     expired_at = models.DateTimeField(null=True, blank=True, editable=False,
                                       help_text="When retention deleted the footage and what was derived from it.")
+    #: The privacy labels (``face``, ``plate``) its analysis looked for: masks of other labels are unknown for
+    #: this clip, and masking falls back to whole persons (``backend.exports.overlays``).
+    privacy_labels = models.JSONField(default=list, blank=True, editable=False)
     #: SHA-256 of an uploaded file: the same footage uploaded again for a camera is the same clip.
     content_sha256 = models.CharField(max_length=64, blank=True, editable=False)
 

@@ -24,6 +24,9 @@ Policy decisions:
   detections after the deletion.
 - Under the disk floor the oldest clips of every camera go first, pinned or not, until the floor is met.
 - Footage still in a recorder's spool (not yet registered) is never deleted here.
+- Masked renditions of a clip (``backend.exports``) go with it; under the disk floor they go first. Exports
+  are evidence: kept while a case that holds them is open, otherwise expired by their camera's retention
+  like the footage they came from (``backend.exports.retention``); the disk floor never deletes them.
 """
 
 from __future__ import annotations
@@ -109,9 +112,12 @@ def expire_clip(clip: Clip, *, reason: str, now: datetime | None = None) -> Rete
     Safe to run twice and from several processes at once: only one of them marks the row and appends the
     event.
     """
+    from backend.exports.renditions import discard_for_clip
+
     now = now or timezone.now()
     try:
         freed, thumbnails = _delete_files(clip)
+        freed += discard_for_clip(clip.pk)
     except OSError as exc:
         log.warning("retention: cannot delete the files of clip %s: %s", clip.pk, exc.strerror or exc)
         return None
@@ -155,8 +161,12 @@ def enforce_disk_floor(now: datetime | None = None, *, batch: int = 20) -> Reten
     floor = settings.SIGHTLINE.DISK_FREE_FLOOR_BYTES
     if not floor:
         return RetentionReport()
+    from backend.exports.renditions import discard_oldest
+
     now = now or timezone.now()
     report = RetentionReport()
+    while free_bytes() < floor and discard_oldest():
+        pass  # masked renditions go first: they are a cache, remade when asked for
     while free_bytes() < floor:
         oldest = list(_expirable().exclude(file="").order_by("started_at", "pk")[:batch])
         if not oldest:
@@ -174,5 +184,10 @@ def enforce_disk_floor(now: datetime | None = None, *, batch: int = 20) -> Reten
 
 
 def apply_retention(now: datetime | None = None) -> RetentionReport:
-    """Age-based retention of every camera, then the disk floor."""
-    return expire_by_age(now) + enforce_disk_floor(now)
+    """Age-based retention of every camera (footage, then exports not kept by an open case), then the disk
+    floor."""
+    from backend.exports.retention import expire_exports
+
+    report = expire_by_age(now)
+    expire_exports(now)
+    return report + enforce_disk_floor(now)

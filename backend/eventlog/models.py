@@ -24,6 +24,8 @@ class EventType(models.IntegerChoices):
     CAMERA_ONLINE = 20, "camera.online"
     CAMERA_OFFLINE = 21, "camera.offline"
     RECORDING_GAP = 22, "camera.gap"
+    EXPORT_COMPLETED = 30, "export.completed"
+    EXPORT_FAILED = 31, "export.failed"
     AUDIT = 40, "audit"
 
     @classmethod

@@ -7,8 +7,13 @@ same fact always gets the same key, which is what makes an append idempotent.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Protocol
+
+#: Labels of detections logged so that footage can be masked (``analysis.privacy``): they are tracked and kept
+#: in the log like any detection, but never become sightings, search results or thumbnails.
+PRIVACY_LABELS = frozenset({"face", "plate"})
 
 
 class DetectionRef(Protocol):
@@ -51,6 +56,20 @@ def thumbnail_folder(clip_id: int) -> str:
 def thumbnail_name(clip_id: int, offset_ms: int, ordinal: int) -> str:
     """Storage name of the JPEG crop of detection ``ordinal`` in the frame at ``offset_ms`` of a clip."""
     return f"{thumbnail_folder(clip_id)}/{offset_ms:09d}-{ordinal:03d}.jpg"
+
+
+#: A thumbnail shows its box grown by this fraction of the box's size on every side.
+THUMBNAIL_MARGIN = 0.15
+
+
+def crop_bounds(box: tuple[float, float, float, float], width: int, height: int) -> tuple[int, int, int, int]:
+    """The pixels ``(x1, y1, x2, y2)`` the thumbnail of a normalised box shows in a ``width``×``height`` frame:
+    the box grown by :data:`THUMBNAIL_MARGIN`, clipped to the frame."""
+    bx1, by1, bx2, by2 = box
+    mx, my = (bx2 - bx1) * THUMBNAIL_MARGIN, (by2 - by1) * THUMBNAIL_MARGIN
+    x1, y1 = max(int((bx1 - mx) * width), 0), max(int((by1 - my) * height), 0)
+    x2, y2 = min(math.ceil((bx2 + mx) * width), width), min(math.ceil((by2 + my) * height), height)
+    return x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)
 
 
 def detection_thumbnail(event: DetectionRef) -> str | None:

@@ -24,6 +24,7 @@ from backend.cameras.models import Camera
 from backend.eventlog import projections
 from backend.eventlog.log import EventLog
 from backend.eventlog.models import Event, EventType
+from backend.eventlog.schema import PRIVACY_LABELS
 from search.backends.database import sighting_hit
 from search.models import Sighting
 from search.projection import SightingProjection
@@ -114,7 +115,8 @@ def read_batch(params: FeedParams, visible: frozenset[int] | None, position: int
     cameras = requested_and_visible(params.cameras, visible)
     if cameras is not None and not cameras:
         return Batch(position=bound, bound=bound)  # The user can see none of the cameras asked for.
-    detections = Q(type=EventType.OBJECT_DETECTED, track__isnull=False)
+    # Faces and plates never have a sighting to send: left out here so they do not fill batches.
+    detections = Q(type=EventType.OBJECT_DETECTED, track__isnull=False) & ~Q(label__in=sorted(PRIVACY_LABELS))
     if params.tags:
         detections &= Q(label__in=params.tags)
     wanted = detections | Q(type__in=PROGRESS_TYPES)  # Progress ignores the tag filter.

@@ -1,4 +1,4 @@
-"""Django app configuration of the recorder (no models of its own: its state lives on the Camera row)."""
+"""Django app configuration of the recorder (its state lives on the Camera row; its one model says who watches live)."""
 
 from django.apps import AppConfig
 

@@ -7,6 +7,8 @@ supervisor's registrar), so that probing, storage and the database never hold up
 stream. A connection that fails, ends, or sends no packet for ``read_timeout_s`` is closed (its current
 segment kept) and retried with jittered exponential backoff; every retry counts against a restart budget.
 The camera's state, ``camera.online`` / ``camera.offline`` and ``camera.gap`` events are written here.
+While someone watches the camera live, a copy of each video packet also goes to its live taps
+(:mod:`backend.recorder.live`: bounded queues, never waited on), so a live view needs no second connection.
 
 Never log, store or raise the stream URL: it carries the password. FFmpeg quotes it in its errors, so every
 message passes through :func:`backend.sightline.redaction.redact` first, and no traceback of a PyAV error
@@ -39,6 +41,7 @@ from backend.eventlog.log import EventLog, NewEvent
 from backend.eventlog.models import EventType
 from backend.sightline.redaction import redact
 
+from .live import LiveTaps
 from .probe import describe_error, rtsp_options
 
 log = logging.getLogger(__name__)
@@ -173,6 +176,8 @@ class CameraWorker(threading.Thread):
         #: Camera events not yet in the log (the database was away); appended again, idempotent by key.
         self._pending_events: list[NewEvent] = []
         self._database_away = False
+        #: Live views of this camera, made from this connection while someone watches (``backend.recorder.live``).
+        self.live = LiveTaps(camera_id)
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -190,6 +195,7 @@ class CameraWorker(threading.Thread):
             # A camera thread must never take the process down.
             log.error("camera %s: recorder thread failed: %s", self.camera_id, redact(traceback.format_exc()))
         finally:
+            self.live.shutdown()
             connection.close()
 
     def _loop(self) -> None:
@@ -247,11 +253,14 @@ class CameraWorker(threading.Thread):
             stream = container.streams.video[0]
             time_base = stream.time_base or Fraction(1, 90000)
             anchor_pts: int | None = None
+            self.live.attach(stream)
             for packet in container.demux(stream):
                 if self.stopping:
                     break
                 if packet.dts is None or packet.pts is None:
                     continue  # an empty flush packet
+                # A copy for the live taps (never blocks), before the segment writer rebases the timestamps.
+                self.live.offer(packet)
                 if anchor_pts is None:
                     # Wall-clock time of the first packet: PLAY was sent moments before av.open returned
                     # (it then probed the buffered packets), so the open time is the closer estimate.
@@ -283,6 +292,7 @@ class CameraWorker(threading.Thread):
             else:
                 raise StreamEnded("the camera ended the stream")
         finally:
+            self.live.detach()
             if writer is not None:
                 self._finish(writer)
             with contextlib.suppress(av.error.FFmpegError, OSError):

@@ -12,7 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.sightline.settings")
 
 app = Celery("sightline")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["analysis", "search"])
+app.autodiscover_tasks(["analysis", "search", "backend.exports"])
 
 
 @worker_process_init.connect
@@ -67,6 +67,7 @@ def _sweep_forever(every: float) -> None:
 
     from backend.clips.jobs import sweep
     from backend.clips.retention import apply_retention
+    from backend.exports.jobs import sweep as sweep_renders
     from backend.sightline.redaction import redact
 
     retention_every = settings.SIGHTLINE.RETENTION_EVERY_S
@@ -75,6 +76,7 @@ def _sweep_forever(every: float) -> None:
         try:
             close_old_connections()
             sweep()
+            sweep_renders()
             if time.monotonic() - last_retention >= retention_every:
                 last_retention = time.monotonic()
                 apply_retention()

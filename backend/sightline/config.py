@@ -153,6 +153,55 @@ class SightlineSettings(BaseSettings):
     CONFIRM_MIN_AREA: float = Field(0.0, ge=0.0, le=1.0, validation_alias=_env("CONFIRM_MIN_AREA"))
     CONFIRM_MAX_AREA: float = Field(1.0, ge=0.0, le=1.0, validation_alias=_env("CONFIRM_MAX_AREA"))
 
+    # Privacy (analysis/privacy.py, backend/exports/): faces, and plates on cameras that ask for it, are
+    # detected during analysis and logged as tracked detections (never sightings), so masks come from the log.
+    #: Detect faces during analysis (CenterFace); off: nothing can be masked but whole persons.
+    FACE_DETECTION: bool = Field(True, validation_alias=_env("FACE_DETECTION"))
+    #: Faces from this CenterFace score up are logged (and masked).
+    FACE_MIN_CONFIDENCE: float = Field(0.4, ge=0.01, le=1.0, validation_alias=_env("FACE_MIN_CONFIDENCE"))
+    #: The longer side (pixels) frames are scaled to for the face detector.
+    FACE_INPUT_SIDE: int = Field(640, ge=128, le=4096, validation_alias=_env("FACE_INPUT_SIDE"))
+    #: Text regions inside vehicle boxes from this score up are logged as plates (cameras that mask plates).
+    PLATE_MIN_CONFIDENCE: float = Field(0.5, ge=0.01, le=1.0, validation_alias=_env("PLATE_MIN_CONFIDENCE"))
+    #: A mask is its box grown by this fraction of the box's size on every side.
+    MASK_PADDING: float = Field(0.25, ge=0.0, le=2.0, validation_alias=_env("MASK_PADDING"))
+    #: Longest export, and the most seconds a sighting's export may add before and after it.
+    EXPORT_MAX_DURATION_S: float = Field(3600.0, ge=1.0, le=86_400.0, validation_alias=_env("EXPORT_MAX_DURATION_S"))
+    EXPORT_MAX_MARGIN_S: float = Field(300.0, ge=0.0, le=3600.0, validation_alias=_env("EXPORT_MAX_MARGIN_S"))
+    #: An export (or a masked rendition) is rendered and verified this many times before it fails.
+    EXPORT_MAX_ATTEMPTS: int = Field(3, ge=1, le=20, validation_alias=_env("EXPORT_MAX_ATTEMPTS"))
+
+    # Live view (backend/recorder/live.py, backend/recorder/live_api.py): HLS made from the recorder's own
+    # connection while someone watches, faces masked for whoever may not unmask.
+    #: Serve live views; off: the live endpoints answer 409 and no recorder starts a live tap.
+    LIVE_VIEW: bool = Field(True, validation_alias=_env("LIVE_VIEW"))
+    #: A live view runs this long after its playlist was last fetched (players fetch it every segment or so).
+    LIVE_IDLE_S: float = Field(15.0, ge=1.0, le=600.0, validation_alias=_env("LIVE_IDLE_S"))
+    #: How often a recorder looks whether someone watches its cameras.
+    LIVE_POLL_S: float = Field(1.0, ge=0.1, le=30.0, validation_alias=_env("LIVE_POLL_S"))
+    #: Live segment length (masked views start each with a key frame; unmasked ones follow the camera's GOP).
+    LIVE_SEGMENT_S: float = Field(1.0, ge=0.5, le=10.0, validation_alias=_env("LIVE_SEGMENT_S"))
+    #: Segments listed in a live playlist.
+    LIVE_LIST_SIZE: int = Field(6, ge=2, le=60, validation_alias=_env("LIVE_LIST_SIZE"))
+    #: Video packets a live tap may hold; past it the recorder drops whole GOPs for the tap (never waits).
+    LIVE_QUEUE_PACKETS: int = Field(300, ge=10, le=10_000, validation_alias=_env("LIVE_QUEUE_PACKETS"))
+    #: A live tap this far behind the camera skips to the next key frame.
+    LIVE_MAX_BEHIND_S: float = Field(3.0, ge=0.5, le=60.0, validation_alias=_env("LIVE_MAX_BEHIND_S"))
+    #: The longer side frames are scaled to for the live face detector (smaller: faster, misses smaller faces).
+    LIVE_FACE_INPUT_SIDE: int = Field(320, ge=128, le=4096, validation_alias=_env("LIVE_FACE_INPUT_SIDE"))
+    #: Live faces from this CenterFace score up are masked (below FACE_MIN_CONFIDENCE: live errs towards masking).
+    LIVE_FACE_MIN_CONFIDENCE: float = Field(0.3, ge=0.01, le=1.0, validation_alias=_env("LIVE_FACE_MIN_CONFIDENCE"))
+    #: Added to MASK_PADDING for live masks (faces move between detections).
+    LIVE_MASK_MOTION_PADDING: float = Field(0.25, ge=0.0, le=2.0, validation_alias=_env("LIVE_MASK_MOTION_PADDING"))
+    #: A live face stays masked this long after it was last detected (the detector misses one now and then).
+    LIVE_MASK_HOLD_S: float = Field(1.0, ge=0.0, le=10.0, validation_alias=_env("LIVE_MASK_HOLD_S"))
+    #: Faces are detected on every frame the tap can afford, and at least every this many seconds of video.
+    LIVE_DETECT_MAX_INTERVAL_S: float = Field(0.3, ge=0.0, le=2.0, validation_alias=_env("LIVE_DETECT_MAX_INTERVAL_S"))
+    #: Masked live views of taller cameras are scaled down to this height.
+    LIVE_MAX_HEIGHT: int = Field(720, ge=144, le=4320, validation_alias=_env("LIVE_MAX_HEIGHT"))
+    #: CPU threads of one masked live view's detector, decoder and encoder.
+    LIVE_THREADS: int = Field(1, ge=1, le=64, validation_alias=_env("LIVE_THREADS"))
+
     @classmethod
     def declared_defaults(cls, *names: str) -> dict[str, Any]:
         """The defaults these settings declare, whatever this process's environment says (for measuring and

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "backend.audit",
     "backend.cameras",
     "backend.clips",
+    "backend.exports",
     "backend.eventlog",
     "backend.recorder.apps.RecorderAppConfig",
     "backend.live.apps.LiveConfig",
@@ -254,7 +255,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = max(ENV.ANALYSIS_TIME_LIMIT_S - 60, 1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Search's few tasks (re-projections after a camera's rules change) go to the same workers.
-CELERY_TASK_ROUTES = {"analysis.*": {"queue": "analysis"}, "search.*": {"queue": "analysis"}}
+CELERY_TASK_ROUTES = {"analysis.*": {"queue": "analysis"}, "search.*": {"queue": "analysis"},
+                      "exports.*": {"queue": "analysis"}}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 

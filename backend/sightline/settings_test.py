@@ -22,6 +22,9 @@ os.environ.setdefault("SIGHTLINE_TRACKED_LABELS", "*")
 os.environ.setdefault("SIGHTLINE_CONFIRM_MIN_SCORE", "0")
 os.environ.setdefault("SIGHTLINE_CONFIRM_THRESHOLD", "0")
 os.environ.setdefault("SIGHTLINE_CONFIRM_MIN_HITS", "1")
+# No face pass (analysis.privacy) unless a test asks for it: CenterFace on every analysed frame would slow every
+# analysis test down; the tests of faces pass the detectors or turn the setting on (tests/analysis/test_faces.py).
+os.environ.setdefault("SIGHTLINE_FACE_DETECTION", "0")
 
 from .settings import *  # noqa: E402,F403
 

@@ -9,6 +9,8 @@ from backend.audit.api import AuditListView
 from backend.cameras.api import CameraViewSet
 from backend.clips.api import ClipViewSet
 from backend.eventlog.api import EventListView
+from backend.exports.api import CaseViewSet, ExportViewSet
+from backend.recorder.live_api import LivePlaylistView, LiveSegmentView
 from backend.sightline.health import healthz, readyz
 from backend.sightline.spa import ROUTE_PATTERN, spa_view
 from search.api import SearchView, SightingDetailView, SightingThumbnailView
@@ -17,6 +19,8 @@ from search.track_api import SightingTrackView
 router = DefaultRouter(trailing_slash=True)
 router.register("cameras", CameraViewSet, basename="camera")
 router.register("clips", ClipViewSet, basename="clip")
+router.register("exports", ExportViewSet, basename="export")
+router.register("cases", CaseViewSet, basename="case")
 
 api_v1 = [
     path("auth/token/", TokenView.as_view(), name="token"),
@@ -28,6 +32,8 @@ api_v1 = [
     path("sightings/<int:sighting_id>/track/", SightingTrackView.as_view(), name="sighting-track"),
     path("events/", EventListView.as_view(), name="events"),
     path("audit/", AuditListView.as_view(), name="audit"),
+    path("cameras/<int:pk>/live/index.m3u8", LivePlaylistView.as_view(), name="camera-live-playlist"),
+    path("cameras/<int:pk>/live/<str:name>", LiveSegmentView.as_view(), name="camera-live-segment"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("", include(router.urls)),
 ]

@@ -1,16 +1,20 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, auth, logout, type Me, onUnauthorized } from "./api/client";
 import { CamerasPage } from "./pages/Cameras";
+import { ExportsPage } from "./pages/Exports";
 import { LivePage } from "./pages/Live";
 import { LoginPage } from "./pages/Login";
 import { SearchPage } from "./pages/Search";
 import { SightingPage } from "./pages/Sighting";
 import { UploadPage } from "./pages/Upload";
+import { mayExport } from "./lib/exports";
 import { linkClick, matchRoute, navigate, onNavigate } from "./lib/router";
 
 const NAV = [["/", "Search", "search"], ["/live", "Live", "live"], ["/upload", "Upload", "upload"],
   ["/cameras", "Cameras", "cameras"]] as const;
-const TITLES: Record<string, string> = { search: "Search", live: "Live", upload: "Upload", cameras: "Cameras" };
+const TITLES: Record<string, string> = {
+  search: "Search", live: "Live", upload: "Upload", cameras: "Cameras", exports: "Exports",
+};
 
 export function App() {
   const [loc, setLoc] = useState({ path: location.pathname, search: location.search });
@@ -33,10 +37,14 @@ export function App() {
   let page;
   switch (route.name) {
     case "search": page = <SearchPage search={loc.search} />; break;
-    case "sighting": page = <SightingPage id={route.id} search={loc.search} />; break;
+    case "sighting": page = <SightingPage id={route.id} search={loc.search} me={me} />; break;
     case "live": page = <LivePage />; break;
     case "upload": page = <UploadPage />; break;
     case "cameras": page = <CamerasPage me={me} />; break;
+    case "exports":
+      page = !me ? <p class="muted">Loading…</p> : mayExport(me.role) ? <ExportsPage search={loc.search} />
+        : <p class="error" role="alert">Only operators and admins may see exports and cases.</p>;
+      break;
     default: page = <p>Page not found. <a href="/" onClick={linkClick}>Search</a></p>;
   }
   return (
@@ -49,6 +57,9 @@ export function App() {
             <a href={href} onClick={linkClick} aria-current={route.name === name || (name === "search" && route.name === "sighting")
               ? "page" : undefined}>{label}</a>
           ))}
+          {mayExport(me?.role) && (
+            <a href="/exports" onClick={linkClick} aria-current={route.name === "exports" ? "page" : undefined}>Exports</a>
+          )}
           {me?.role === "admin" && <a href="/admin/">Admin</a>}
         </nav>
         <div class="who">

@@ -25,7 +25,7 @@ def admin_client(client, personas):
 def test_camera_password_is_write_only_in_the_admin(admin_client):
     response = admin_client.post("/admin/cameras/camera/add/", {
         "name": "Dock", "site": "East", "stream_address": "rtsp://127.0.0.1:8554/dock", "username": "op",
-        "password": MARKER, "enabled": "on", "analysis_fps": "2", "retention_days": "30",
+        "password": MARKER, "enabled": "on", "analysis_fps": "2", "retention_days": "30", "privacy_mask": "faces",
         **NO_TRACKED_OBJECTS,
     })
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -25,6 +25,7 @@ def camera_form(camera, rows, *, initial: int = 0) -> dict[str, object]:  # type
     data: dict[str, object] = {
         "name": camera.name, "site": camera.site, "stream_address": "", "username": "", "password": "",
         "enabled": "on", "analysis_fps": camera.analysis_fps, "retention_days": camera.retention_days,
+        "privacy_mask": camera.privacy_mask,
         "tracked_objects-TOTAL_FORMS": str(len(rows)), "tracked_objects-INITIAL_FORMS": str(initial),
     }
     for n, row in enumerate(rows):

@@ -124,3 +124,15 @@ class SearchBackendContract:
     def test_more_detections_raise_the_best_confidence(self, backend, data, indexed, cameras):
         indexed([detection(1, cameras[0].pk, 2, 11 * MINUTE, 0.99, ordinal=1)])
         assert self.ids(backend.search(SearchQuery(tags=("person",), page_size=1))) == [2]
+
+    def test_faces_and_plates_are_never_searched(self, backend, data, indexed, cameras):
+        """Privacy labels are in the log for masking only: confident, long tracks of them change no answer."""
+        lobby = cameras[0].pk
+        before = backend.search(SearchQuery())
+        indexed([detection(3, lobby, 7, n * 1000, 0.99, label="face", model="centerface") for n in range(5)]
+                + [detection(3, lobby, 8, n * 1000, 0.99, label="plate", model="test-plates", ordinal=1)
+                   for n in range(5)])
+        after = backend.search(SearchQuery())
+        assert self.ids(after) == self.ids(before) and after.facets == before.facets
+        assert self.ids(backend.search(SearchQuery(tags=("face", "plate")))) == []
+        assert backend.get(7) is None and backend.get(8) is None

@@ -62,7 +62,7 @@ def session(personas, cameras):
     granted = web.post(f"/admin/cameras/camera/{lobby.pk}/change/", {
         "name": lobby.name, "site": lobby.site, "stream_address": lobby.stream_address, "username": "",
         "password": "", "enabled": "on", "analysis_fps": lobby.analysis_fps,
-        "retention_days": lobby.retention_days, **NO_TRACKED_OBJECTS,
+        "retention_days": lobby.retention_days, "privacy_mask": lobby.privacy_mask, **NO_TRACKED_OBJECTS,
         "granted_users": [u.pk for u in lobby.granted_users.all()] + [personas["outsider"].pk]})
     assert granted.status_code == 302, granted.content.decode()[:3000]
     outsider = personas["outsider"]

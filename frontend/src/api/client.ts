@@ -113,3 +113,8 @@ export async function mediaUrl(url: string, signal?: AbortSignal): Promise<{ url
 export function wsBase(): string {
   return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/detections/`;
 }
+
+export type Playback = components["schemas"]["Playback"];
+export type Export = components["schemas"]["Export"];
+export type Case = components["schemas"]["Case"];
+export type ExportRequestBody = components["schemas"]["ExportRequestRequest"];

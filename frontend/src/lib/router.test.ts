@@ -9,6 +9,7 @@ describe("routes", () => {
     expect(matchRoute("/live")).toEqual({ name: "live" });
     expect(matchRoute("/upload/")).toEqual({ name: "upload" });
     expect(matchRoute("/cameras")).toEqual({ name: "cameras" });
+    expect(matchRoute("/exports/")).toEqual({ name: "exports" });
     expect(matchRoute("/sightings/x")).toEqual({ name: "notfound" });
   });
 });

@@ -6,6 +6,7 @@ export type Route =
   | { name: "live" }
   | { name: "upload" }
   | { name: "cameras" }
+  | { name: "exports" }
   | { name: "login" }
   | { name: "notfound" };
 
@@ -17,6 +18,7 @@ export function matchRoute(pathname: string): Route {
   if (p === "/live") return { name: "live" };
   if (p === "/upload") return { name: "upload" };
   if (p === "/cameras") return { name: "cameras" };
+  if (p === "/exports") return { name: "exports" };
   if (p === "/login") return { name: "login" };
   return { name: "notfound" };
 }

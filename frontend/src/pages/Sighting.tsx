@@ -1,7 +1,12 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import { api, mediaUrl, type Sighting, type Track } from "../api/client";
+import { api, type Me, mediaUrl, type Sighting, type Track } from "../api/client";
+import { ExportPanel } from "../components/ExportPanel";
 import { type Still, TrackPath } from "../components/TrackPath";
+import { mayExport } from "../lib/exports";
 import { errorMessage, formatConfidence, formatTime } from "../lib/format";
+import {
+  type Fetched, maskedBadge, playbackQuery, type PlaybackState, preparingLabel, watchPlayback, withStart, withUnmask,
+} from "../lib/playback";
 import { decodeState, encodeState } from "../lib/query";
 import { linkClick } from "../lib/router";
 import { boxInRect, displayedRect, follower, type Box } from "../lib/track";
@@ -23,7 +28,16 @@ async function neighbours(s: Sighting, minConfidence: number): Promise<{ prev?: 
   return { next: after.data ? pick(after.data.results) : undefined, prev: before.data ? pick(before.data.results) : undefined };
 }
 
-export function SightingPage({ id, search }: { id: number; search: string }) {
+/** Ask how this user may play the clip (masked or not, ready or being prepared). */
+async function askPlayback(clip: number, unmask: boolean, retry: boolean): Promise<Fetched> {
+  const { data, error, response } = await api.GET("/api/v1/clips/{id}/playback/", {
+    // `retry` is not in the schema's parameters; the server reads "1" for both.
+    params: { path: { id: clip }, query: playbackQuery(unmask, retry) as { unmask?: boolean } },
+  });
+  return { ok: !!data, status: response.status, body: data ?? error };
+}
+
+export function SightingPage({ id, search, me }: { id: number; search: string; me: Me | null }) {
   const [s, setS] = useState<Sighting | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [nb, setNb] = useState<{ prev?: Sighting; next?: Sighting }>({});
@@ -31,6 +45,10 @@ export function SightingPage({ id, search }: { id: number; search: string }) {
   const [copied, setCopied] = useState("");
   const [track, setTrack] = useState<Track | null>(null);
   const [still, setStill] = useState<Still | null>(null);
+  const [pb, setPb] = useState<PlaybackState>({ phase: "loading" });
+  const [unmask, setUnmask] = useState(false);
+  const watcher = useRef<{ stop(): void; retry(): void } | null>(null);
+  const resumeAt = useRef<number | null>(null);
   const video = useRef<HTMLVideoElement>(null);
   const boxEl = useRef<HTMLDivElement>(null);
   const current = useRef<Sighting | null>(null);
@@ -41,8 +59,8 @@ export function SightingPage({ id, search }: { id: number; search: string }) {
   const qs = encodeState(q);
 
   useEffect(() => {
-    let revoke = () => {};
-    setS(null); setError(null); setSrc(null); setNb({}); setTrack(null); setStill(null);
+    setS(null); setError(null); setSrc(null); setNb({}); setTrack(null); setStill(null); setUnmask(false);
+    resumeAt.current = null;
     current.current = null; follow.current = null; lastT.current = null; stillTaken.current = false;
     let live = true;
     (async () => {
@@ -64,15 +82,45 @@ export function SightingPage({ id, search }: { id: number; search: string }) {
         .catch(() => undefined);
       document.title = `${data.tag} ${formatConfidence(data.confidence)} · ${data.camera.name} · Sightline`;
       neighbours(data, q.minConfidence).then(setNb).catch(() => undefined);
-      try {
-        const m = await mediaUrl(data.clip_url);
-        if (!live) { m.revoke(); return; }
-        revoke = m.revoke;
-        setSrc(m.url);
-      } catch (e) { if (live) setError(`The clip could not be loaded: ${(e as Error).message}`); }
     })();
-    return () => { live = false; revoke(); };
+    return () => { live = false; };
   }, [id]);
+
+  // Playback: ask first (a masked rendition may still be being made: poll its progress), then play the URL
+  // given, from the best moment. Asked again when switching between masked and unmasked.
+  const clipId = s?.clip;
+  useEffect(() => {
+    const cur = current.current;
+    if (clipId == null || !cur) return;
+    let live = true;
+    let revoke = () => {};
+    setSrc(null);
+    const w = watchPlayback({
+      load: (retry) => askPlayback(clipId, unmask, retry),
+      onState: (st) => {
+        if (!live) return;
+        setPb(st);
+        if (st.phase !== "ready") return;
+        mediaUrl(withStart(st.url, cur.offset_s)).then((m) => {
+          if (!live) { m.revoke(); return; }
+          revoke();
+          revoke = m.revoke;
+          setSrc(m.url);
+        }).catch((e) => { if (live) setPb({ phase: "failed", error: `The video could not be loaded: ${(e as Error).message}` }); });
+      },
+    });
+    watcher.current = w;
+    return () => { live = false; w.stop(); revoke(); if (watcher.current === w) watcher.current = null; };
+  }, [s?.id, clipId, unmask]);
+
+  /** Switch between the masked and the unmasked picture, keeping the moment shown. */
+  const toggleUnmask = (on: boolean) => {
+    const v = video.current;
+    resumeAt.current = v && v.readyState >= 1 ? v.currentTime : null;
+    stillTaken.current = false;
+    setStill(null); // the still was of the other picture
+    setUnmask(on);
+  };
 
   /**
    * Draw the box for the frame shown at `t` (seconds of the clip): the track interpolated between its
@@ -150,7 +198,9 @@ export function SightingPage({ id, search }: { id: number; search: string }) {
 
   const onMeta = () => {
     const v = video.current;
-    if (v && s && Math.abs(v.currentTime - s.offset_s) > 0.25) v.currentTime = s.offset_s;
+    const at = resumeAt.current ?? s?.offset_s;
+    resumeAt.current = null;
+    if (v && at != null && Math.abs(v.currentTime - at) > 0.25) v.currentTime = at;
     draw();
   };
   const onFrameReady = () => {
@@ -181,14 +231,54 @@ export function SightingPage({ id, search }: { id: number; search: string }) {
           <span aria-live="polite" class="ok">{copied}</span>
         </div>
       </div>
+      <div class="row playback-bar">
+        {pb.phase === "ready" && pb.masked && (
+          <span class="badge" data-testid="masked-badge">{maskedBadge(pb.masking)}</span>
+        )}
+        {pb.phase === "ready" && unmask && !pb.masked && (
+          <span class="badge warn" data-testid="unmasked-badge">Unmasked</span>
+        )}
+        {me?.may_unmask && (unmask || pb.phase !== "ready" || pb.masked) && (
+          <>
+            <label class="check">
+              <input type="checkbox" role="switch" checked={unmask} aria-describedby="unmask-note"
+                onChange={(e) => toggleUnmask(e.currentTarget.checked)} data-testid="unmask" />
+              Show unmasked
+            </label>
+            <span id="unmask-note" class="muted small">Each unmasked view is recorded in the audit trail.</span>
+          </>
+        )}
+        {mayExport(me?.role) && <ExportPanel sighting={s} me={me} />}
+      </div>
       <div class="player">
-        {src && (
+        {!src && pb.phase !== "failed" && (
+          <div class="player-status" role="status" data-testid="playback-status" data-phase={pb.phase}>
+            {pb.phase === "preparing" ? (
+              <>
+                <span>{preparingLabel(pb.progress)}</span>
+                <progress max={1} value={pb.progress} aria-label="Masked video preparation" />
+              </>
+            ) : <span>Loading the video…</span>}
+          </div>
+        )}
+        {pb.phase === "failed" && (
+          <div class="player-status" data-testid="playback-failed">
+            <p class="error" role="alert">{pb.error}</p>
+            <button type="button" onClick={() => watcher.current?.retry()}>Try again</button>
+          </div>
+        )}
+        {src && pb.phase !== "failed" && (
           <video ref={video} src={src.includes("#") ? src : `${src}#t=${s.offset_s}`} controls autoPlay muted playsInline
             preload="auto" onLoadedMetadata={onMeta} onLoadedData={onFrameReady} onSeeked={onFrameReady}
             onResize={() => draw(lastT.current ?? undefined)} data-testid="video"
+            onError={(e) => {
+              const err = (e.currentTarget as HTMLVideoElement).error;
+              // E.g. a rendition being remade meanwhile (a re-analysis) answers 202: "Try again" asks anew.
+              setPb({ phase: "failed", error: `The video could not be played${err?.message ? `: ${err.message}` : ""}.` });
+            }}
             aria-label={`Clip of ${s.camera.name} at ${formatTime(s.best_time)}`} />
         )}
-        {src && (
+        {src && pb.phase !== "failed" && (
           <div ref={boxEl} class="box" data-testid="box" data-mode={track ? "track" : "best"} aria-hidden="true">
             <span>{s.tag} {formatConfidence(s.confidence)}</span>
           </div>
@@ -203,7 +293,7 @@ export function SightingPage({ id, search }: { id: number; search: string }) {
           <dt>Model</dt><dd>{s.model}</dd>
         </dl>
         {track && (
-          <TrackPath points={track.points} truncated={track.truncated} still={still} thumbnailUrl={s.thumbnail_url}
+          <TrackPath points={track.points} truncated={track.truncated} still={still} thumbnailUrl={withUnmask(s.thumbnail_url, unmask)}
             bestBox={s.box as Box} tag={s.tag}
             aspect={video.current?.videoWidth ? video.current.videoWidth / video.current.videoHeight : 4 / 3} />
         )}

@@ -1,10 +1,11 @@
 """The projector that keeps Elasticsearch in step with the event log, and the zero-downtime rebuild.
 
 For every ``object.detected`` event it writes one detection document (``_id`` = the event's key) and, for
-tracked detections, rewrites the track's sighting summary (``_id`` = the track id). The summary is a
-read-modify-write: this projector is the only writer, the previous summary is read with a realtime ``mget``,
-and it records ``last_seq``, the highest event already folded in, so a replay after a crash (the checkpoint
-did not advance) skips what it already counted. Detection documents are idempotent by id. Together:
+tracked detections, rewrites the track's sighting summary (``_id`` = the track id). Faces and plates
+(``PRIVACY_LABELS``: logged for masking only) get neither. The summary is a read-modify-write: this
+projector is the only writer, the previous summary is read with a realtime ``mget``, and it records
+``last_seq``, the highest event already folded in, so a replay after a crash (the checkpoint did not
+advance) skips what it already counted. Detection documents are idempotent by id. Together:
 catching up twice, or rebuilding from zero, gives the same index.
 
 A ``clip.expired`` event (retention) deletes the clip's detection documents and the sightings whose best
@@ -38,7 +39,7 @@ from elasticsearch import Elasticsearch
 from backend.eventlog import projections
 from backend.eventlog.models import Event, EventType, ProjectionCheckpoint
 from backend.eventlog.projections import Projection
-from backend.eventlog.schema import detection_thumbnail, epoch_ms
+from backend.eventlog.schema import PRIVACY_LABELS, detection_thumbnail, epoch_ms
 
 from ...sightings import RuleBook, SightingSummary, begin, fold
 from . import indices
@@ -130,7 +131,8 @@ class ElasticsearchProjection(Projection):
         self._known_indices.add(index)
 
     def apply(self, events: Sequence[Event]) -> None:
-        detections = [e for e in events if e.type == EventType.OBJECT_DETECTED]
+        # Faces and plates are in the log for masking only: no detection document, no sighting.
+        detections = [e for e in events if e.type == EventType.OBJECT_DETECTED and e.label not in PRIVACY_LABELS]
         expired = [e for e in events if e.type == EventType.CLIP_EXPIRED and e.clip_id is not None]
         if detections:
             self._index(detections)

@@ -7,12 +7,14 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from backend.clips.jobs import sweep
+from backend.exports.jobs import sweep as sweep_renders
 
 
 class Command(BaseCommand):
-    help = "Send lost analysis jobs again, hand out dead workers' jobs, fail jobs whose attempts are used up."
+    help = ("Send lost analysis and render (export, rendition) jobs again, hand out dead workers' jobs, fail jobs "
+            "whose attempts are used up.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         report = sweep()
         self.stdout.write(f"{report.dispatched} re-sent, {report.failed} failed after their last attempt, "
-                          f"{report.undeliverable} waiting for the broker")
+                          f"{report.undeliverable} waiting for the broker; {sweep_renders()} render jobs acted on")
