@@ -65,7 +65,8 @@ def mask_boxes(clips: Sequence[Clip], masking: str) -> TrackBoxes | None:
 
 
 def burn_boxes(clips: Sequence[Clip]) -> TrackBoxes:
-    """The detections of the sightings in these clips, with their labels."""
+    """The detections of the sightings in these clips, with their labels: where each was, interpolated between
+    its detections (``cover_motion`` off: a burnt box must not swell as a mask does)."""
     from search.models import Sighting
 
     ids = {clip.pk for clip in clips}
@@ -75,7 +76,7 @@ def burn_boxes(clips: Sequence[Clip]) -> TrackBoxes:
     tracks = set(Sighting.objects.filter(camera_id__in=camera_ids, start_ms__lte=end, end_ms__gte=start)
                  .values_list("id", flat=True))
     points = _points(clips, dict.fromkeys(ids, ()), tracks=tracks, exclude_labels=PRIVACY_LABELS)
-    return TrackBoxes(points)
+    return TrackBoxes(points, cover_motion=False)
 
 
 def mask_version(clip: Clip) -> int:

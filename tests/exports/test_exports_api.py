@@ -250,3 +250,27 @@ def test_an_export_of_a_clip_whose_analysis_failed_cannot_be_masked(colleague, c
     job = Export.objects.get(pk=response.json()["id"])
     assert job.status == Export.Status.FAILED and "what to mask in it is unknown" in job.error
     assert not job.file
+
+
+def test_burnt_in_boxes_are_the_tracks_own_and_never_faces(cameras, footage_h264, own_media):
+    """Burnt-in boxes show where the sighting was (plain interpolation between its detections), not the grown
+    box a mask needs to cover where it might have strayed; faces are never burnt in."""
+    from backend.eventlog.log import EventLog
+    from backend.exports.overlays import burn_boxes, mask_boxes
+    from tests.factories import detection
+
+    clip = stored_clip(cameras[0], footage_h264, T0)
+    walker = 1 << 20 | clip.pk
+    EventLog.append([detection(clip.pk, clip.camera_id, walker, t, 0.9, label="person",
+                               box=(0.1 + t / 5000, 0.2, 0.3 + t / 5000, 0.9), start=clip.started_at)
+                     for t in (0, 500, 1000, 1500)])
+    track(clip, 2 << 20 | clip.pk, "face", (0.45, 0.22, 0.55, 0.35), ordinal=1)
+    assert Sighting.objects.filter(id=walker).exists()
+    at = int(T0.timestamp() * 1000) + 250
+    (burnt,) = burn_boxes([clip]).at(at)
+    assert burnt[1] == "person"
+    assert burnt[2:] == pytest.approx((0.15, 0.2, 0.35, 0.9))
+    masks = mask_boxes([clip], "persons")
+    assert masks is not None
+    (mask,) = (b for b in masks.at(at) if b[1] == "person")
+    assert mask[4] - mask[2] > burnt[4] - burnt[2], "a mask covers the person's possible motion"
