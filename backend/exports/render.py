@@ -68,7 +68,6 @@ import contextlib
 import errno
 import math
 import os
-import struct
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -82,9 +81,23 @@ import av.error
 import numpy as np
 
 from analysis.decode import open_stored
-from backend.sightline.redaction import redact
 
+from .errors import (
+    BrokenVideo,
+    Cancelled,
+    ExportError,
+    NothingToExport,
+    OutputFailed,
+    SourceUnreadable,
+    reason,
+)
 from .masks import TrackBoxes, burn_yuv420, pixelate_yuv420
+from .verify import PLAYABLE_PIX_FMTS, Verification, verify, verify_counting
+
+#: The renderer's API, with the errors (``errors.py``) and the verification (``verify.py``) it raises and runs.
+__all__ = ["KEEP_GAP_MS", "PART_SUFFIX", "BrokenVideo", "Cancelled", "EncodeSettings", "ExportError",
+           "NothingToExport", "OutputFailed", "Overlay", "RenderReport", "Source", "SourceUnreadable",
+           "Verification", "partial_name", "plan_mode", "remove_partials", "render", "verify"]
 
 #: The export's clock: 90 kHz, as MPEG uses.
 TIME_BASE = Fraction(1, 90000)
@@ -94,8 +107,6 @@ KEEP_GAP_MS = 1000
 #: Containers whose H.264 is stored length-prefixed with its parameter sets in ``extradata`` (copyable
 #: into MP4 as it is). MPEG-TS and AVI are re-encoded.
 REMUX_CONTAINERS = frozenset({"mov", "matroska"})
-#: Pixel formats of H.264 that browsers play (``yuvj420p``: full range, what many IP cameras send).
-PLAYABLE_PIX_FMTS = frozenset({"yuv420p", "yuvj420p"})
 #: At most this much compressed video is held before the start, waiting for the key frame's group to end.
 MAX_HEAD_BYTES = 256 * 1024 * 1024
 #: A source is seeked into (instead of read from its start) when the range starts this far into it.
@@ -159,42 +170,6 @@ class RenderReport:
 # -- errors ---------------------------------------------------------------------------------------------
 
 
-class ExportError(Exception):
-    """An export failed; the message says why in words (redacted, no server path)."""
-
-    #: Whether running the same export again may succeed (a full disk, memory, a flaky file system).
-    retryable = False
-
-    def __init__(self, message: str) -> None:
-        super().__init__(redact(message))
-
-
-class NothingToExport(ExportError):
-    """No frame of the sources lies in the asked range."""
-
-
-class SourceUnreadable(ExportError):
-    """A source could not be read (only raised with ``strict=True``; otherwise it is skipped)."""
-
-    retryable = True
-
-
-class OutputFailed(ExportError):
-    """The export could not be written (folder missing or not writable, disk full, file too large)."""
-
-    retryable = True
-
-
-class Cancelled(ExportError):
-    """``should_stop`` said stop; nothing was left behind."""
-
-
-class BrokenVideo(ExportError):
-    """A video that would not play everywhere; the message says why."""
-
-    retryable = True
-
-
 class _CannotRemux(Exception):
     """The copied stream cannot make a valid MP4; re-encode instead."""
 
@@ -205,153 +180,7 @@ _WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EDQUOT, e
 
 
 def _reason(exc: BaseException) -> str:
-    """Why, in words, without a file name (``str()`` of FFmpeg and OS errors quotes the path)."""
-    if isinstance(exc, av.error.FFmpegError | OSError) and exc.strerror:
-        return str(exc.strerror).lower()
-    if isinstance(exc, ExportError | _CannotRemux):
-        return str(exc)
-    return exc.__class__.__name__
-
-
-# -- verification ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Verification:
-    frames: int
-    duration_s: float
-    first_pts_s: float
-    last_pts_s: float
-    codec: str
-    width: int
-    height: int
-    pix_fmt: str = ""
-    keyframes: int = 0
-    size_bytes: int = 0
-
-
-_BOX = struct.Struct(">I4s")
-
-
-def _top_level_boxes(path: Path) -> list[tuple[bytes, int, int]]:
-    """``(type, offset, size)`` of the file's top-level MP4 boxes; raises :class:`BrokenVideo` when the
-    last one runs past the end of the file (a torn file)."""
-    boxes: list[tuple[bytes, int, int]] = []
-    size = path.stat().st_size
-    offset = 0
-    with path.open("rb") as fh:
-        while offset < size:
-            fh.seek(offset)
-            head = fh.read(_BOX.size)
-            if len(head) < _BOX.size:
-                raise BrokenVideo("the file is truncated (it ends inside a box header)")
-            length, kind = _BOX.unpack(head)
-            if length == 1:
-                raw = fh.read(8)
-                if len(raw) < 8:
-                    raise BrokenVideo("the file is truncated (it ends inside a box header)")
-                length = struct.unpack(">Q", raw)[0]
-            elif length == 0:
-                length = size - offset
-            if not boxes and kind != b"ftyp":
-                raise BrokenVideo("not an MP4 file")
-            if length < _BOX.size or offset + length > size:
-                raise BrokenVideo(f"the file is truncated (its {kind.decode('latin-1')!r} box is incomplete)")
-            boxes.append((kind, offset, length))
-            offset += length
-    if not boxes:
-        raise BrokenVideo("the file is empty")
-    return boxes
-
-
-def verify(path: Path, *, expected_frames: int | None = None, tolerance: int = 1) -> Verification:
-    """Decode every frame of the MP4 at ``path``; raise :class:`BrokenVideo` unless it plays everywhere.
-
-    Refused: a file that cannot be opened or decoded, a torn file (a box past its end, fewer frames than
-    its index lists), an index (``moov``) after the media (no faststart: a browser must fetch the whole
-    file before it plays), a first frame that is not a key frame, presentation timestamps that do not
-    strictly increase, a damaged frame, a codec other than H.264 or pixels other than 4:2:0 8-bit
-    (``yuv420p``, or ``yuvj420p``: full range, which browsers play too), and a frame count more than
-    ``tolerance`` away from ``expected_frames``.
-    """
-    return _verify(Path(path), expected_frames, tolerance, None)
-
-
-def _verify(path: Path, expected_frames: int | None, tolerance: int,
-            tick: Callable[[], None] | None) -> Verification:
-    try:
-        size_bytes = path.stat().st_size
-        kinds = [kind for kind, _, _ in _top_level_boxes(path)]
-    except OSError as exc:
-        raise BrokenVideo(f"the file cannot be read: {_reason(exc)}") from None
-    if b"moov" not in kinds:
-        raise BrokenVideo("the file has no index (moov box): it was not closed")
-    if b"mdat" not in kinds:
-        raise BrokenVideo("the file holds no media data")
-    if kinds.index(b"moov") > kinds.index(b"mdat"):
-        raise BrokenVideo("the file's index (moov) comes after its media (not faststart): a browser must "
-                          "download all of it before it plays")
-    try:
-        with open_stored(path) as container:
-            if not container.streams.video:
-                raise BrokenVideo("the file has no video stream")
-            stream = container.streams.video[0]
-            ctx = stream.codec_context
-            codec, pix_fmt = ctx.name, ctx.pix_fmt or ""
-            if codec != "h264":
-                raise BrokenVideo(f"the video is {codec}, not H.264")
-            if pix_fmt not in PLAYABLE_PIX_FMTS:
-                raise BrokenVideo(f"the video's pixels are {pix_fmt or 'unknown'}, not 4:2:0 8-bit")
-            width, height = ctx.width, ctx.height
-            listed = stream.frames
-            stream.thread_type = "AUTO"
-            frames = keyframes = 0
-            first_pts = last_pts = None
-            first_packet = True
-            for packet in container.demux(stream):
-                if first_packet and packet.size:
-                    if not packet.is_keyframe:
-                        raise BrokenVideo("the first frame is not a key frame")
-                    first_packet = False
-                if packet.is_corrupt:
-                    raise BrokenVideo(f"the packet after frame {frames} is damaged")
-                for frame in packet.decode():
-                    if tick is not None:
-                        tick()
-                    if frames == 0 and not frame.key_frame:
-                        raise BrokenVideo("the first frame is not a key frame")
-                    if frame.is_corrupt:
-                        raise BrokenVideo(f"frame {frames + 1} is damaged")
-                    t = frame.time
-                    if t is None:
-                        raise BrokenVideo(f"frame {frames + 1} has no timestamp")
-                    if last_pts is not None and t <= last_pts:
-                        raise BrokenVideo(f"timestamps do not increase at frame {frames + 1} "
-                                          f"({t:.3f} s after {last_pts:.3f} s)")
-                    if (frame.width, frame.height) != (width, height):
-                        raise BrokenVideo(f"frame {frames + 1} is {frame.width}×{frame.height}, the stream "
-                                          f"says {width}×{height}")
-                    if first_pts is None:
-                        first_pts = t
-                    last_pts = t
-                    frames += 1
-                    keyframes += frame.key_frame
-    except BrokenVideo:
-        raise
-    except (av.error.FFmpegError, OSError) as exc:
-        raise BrokenVideo(f"the file cannot be decoded: {_reason(exc)}") from None
-    except (IndexError, ValueError, MemoryError) as exc:
-        raise BrokenVideo(f"the file cannot be decoded: {_reason(exc)}") from None
-    if frames == 0 or first_pts is None or last_pts is None:
-        raise BrokenVideo("the file holds no decodable frame")
-    if listed and frames != listed:
-        raise BrokenVideo(f"only {frames} of the {listed} frames its index lists could be decoded")
-    if expected_frames is not None and abs(frames - expected_frames) > tolerance:
-        raise BrokenVideo(f"it holds {frames} frames where {expected_frames} were expected")
-    step = (last_pts - first_pts) / (frames - 1) if frames > 1 else 0.0
-    return Verification(frames=frames, duration_s=last_pts - first_pts + step, first_pts_s=first_pts,
-                        last_pts_s=last_pts, codec=codec, width=width, height=height, pix_fmt=pix_fmt,
-                        keyframes=keyframes, size_bytes=size_bytes)
+    return str(exc) if isinstance(exc, _CannotRemux) else reason(exc)
 
 
 # -- sources --------------------------------------------------------------------------------------------
@@ -944,7 +773,7 @@ def _attempt(mode: str, sources: list[Source], start_ms: int, end_ms: int, out: 
                 counter[0] += 1
                 progress.at(counter[0] / job.timeline.frames)
 
-            _verify(tmp, job.timeline.frames, 0, tick)
+            verify_counting(tmp, job.timeline.frames, 0, tick)
         try:
             _fsync(tmp)
             os.replace(tmp, out)

@@ -506,7 +506,7 @@ def test_a_cancelled_render_leaves_nothing_behind(footage, tmp_path):
 def test_an_output_that_does_not_verify_is_re_encoded_or_removed(footage, tmp_path, monkeypatch):
     import backend.exports.render as module
 
-    real = module._verify
+    real = module.verify_counting
     seen: list[str] = []
 
     def failing_once(path, *args, **kwargs):
@@ -515,7 +515,7 @@ def test_an_output_that_does_not_verify_is_re_encoded_or_removed(footage, tmp_pa
             raise BrokenVideo("made to fail")
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(module, "_verify", failing_once)
+    monkeypatch.setattr(module, "verify_counting", failing_once)
     out = tmp_path / "export.mp4"
     report = render([Source(footage, T0_MS, 1)], T0_MS + 1000, T0_MS + 3000, out)
     assert report.mode == "encode" and "re-encoded" in report.warnings[0]
@@ -523,7 +523,7 @@ def test_an_output_that_does_not_verify_is_re_encoded_or_removed(footage, tmp_pa
     assert nothing_but(tmp_path, "export.mp4") == []
     verify(out, expected_frames=report.frames, tolerance=0)
 
-    monkeypatch.setattr(module, "_verify", lambda *a, **k: (_ for _ in ()).throw(BrokenVideo("always")))
+    monkeypatch.setattr(module, "verify_counting", lambda *a, **k: (_ for _ in ()).throw(BrokenVideo("always")))
     with pytest.raises(BrokenVideo):
         render([Source(footage, T0_MS, 1)], T0_MS, T0_MS + 1000, tmp_path / "never.mp4")
     assert nothing_but(tmp_path, "export.mp4") == []
