@@ -221,6 +221,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # One name for the masking choices, whether a field is a camera's privacy_mask or an export's masking.
+    "ENUM_NAME_OVERRIDES": {"MaskingEnum": "backend.cameras.models.Masking"},
 }
 
 # Celery: a broker on the local file system needs no server; Redis when configured.

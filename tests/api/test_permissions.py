@@ -35,7 +35,8 @@ def test_token_login(personas):
     assert good.status_code == 200
     client.credentials(HTTP_AUTHORIZATION=f"Token {good.json()['token']}")
     assert client.get("/api/v1/me/").json() == {"username": "colleague", "role": "operator",
-                                                "cameras": [personas["colleague"].cameras.get().pk]}
+                                                "cameras": [personas["colleague"].cameras.get().pk],
+                                                "may_unmask": False}
 
 
 def test_search_shows_only_visible_cameras(personas, sightings):

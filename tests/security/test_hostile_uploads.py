@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from backend.cameras.models import Masking
 from backend.clips.models import Clip
 from tests.api.test_uploads import stored_clip_files, upload
 from tests.conftest import client_for
@@ -107,6 +108,8 @@ def test_a_file_name_never_decides_how_media_is_served(personas, cameras, short_
     """Stored XSS: footage uploaded as ``evil.html`` is stored and served as video, sandboxed, never as a
     page; a stored file of any other type goes out as a download."""
     client = client_for(personas["colleague"])
+    cameras[0].privacy_mask = Masking.NONE  # the stored file itself is served, not a masked rendition
+    cameras[0].save(update_fields=["privacy_mask"])
     response = upload(client, cameras[0].pk, short_clip.read_bytes(), "evil.html")
     assert response.status_code == 202
     clip = Clip.objects.get(pk=response.json()["id"])
