@@ -64,7 +64,7 @@ class PrivacyDetectors:
         picture); ``detections`` are the frame's objects, boxes normalised to the frame."""
         found: list[Detection] = []
         if self.faces is not None:
-            found += self.faces.detect(full_rgb, self.face_min_confidence)
+            found += self.faces.detect(full_rgb, self.face_min_confidence, people=detections)
         if self.plates is not None:
             found += self.plates.find(full_rgb, detections)
         return found

@@ -72,6 +72,51 @@ def test_boxes_are_normalised_to_the_frame_whatever_its_shape(faces):
     assert iou(expected, (found.x1, found.y1, found.x2, found.y2)) >= 0.8, (found, expected)
 
 
+def _small_people(face_px: int) -> tuple[np.ndarray, list[Detection], list[tuple[float, ...]]]:
+    """A 768×576 CCTV-like frame (the brick wall) with the astronaut's head and shoulders pasted at three
+    places, scaled so that her face is ``face_px`` pixels tall; the person boxes a detector would give (the
+    picture, continued down to where the legs would end); the true face boxes (normalised)."""
+    from PIL import Image
+
+    width, height = 768, 576
+    frame = _background(width, height).copy()
+    crop_x1, crop_y1, crop_x2, crop_y2 = ASTRONAUT.crop
+    fx1, fy1, fx2, fy2 = ASTRONAUT.face
+    factor = face_px / (fy2 - fy1)
+    bust = Image.fromarray(data.astronaut()[crop_y1:crop_y2, crop_x1:crop_x2])
+    bw, bh = round((crop_x2 - crop_x1) * factor), round((crop_y2 - crop_y1) * factor)
+    bust_rgb = np.asarray(bust.resize((bw, bh), Image.Resampling.BILINEAR))
+    people, truth = [], []
+    for x, y in ((100, 150), (380, 260), (600, 120)):
+        frame[y:y + bh, x:x + bw] = bust_rgb
+        tall = round(face_px / 0.14)  # a person's height, head to feet, is about 7 faces
+        people.append(Detection("person", 0.7, x / width, y / height, (x + bw) / width, (y + tall) / height))
+        truth.append(((x + (fx1 - crop_x1) * factor) / width, (y + (fy1 - crop_y1) * factor) / height,
+                      (x + (fx2 - crop_x1) * factor) / width, (y + (fy2 - crop_y1) * factor) / height))
+    return frame, people, truth
+
+
+@pytest.mark.parametrize("face_px", [10, 14])
+def test_small_faces_are_found_in_their_persons_head(faces, face_px):
+    """Faces of 10 and 14 pixels in a 768×576 frame (vtest.avi's people), which the full-frame pass at 640
+    does not find, are found by searching each person's head region enlarged."""
+    frame, people, truth = _small_people(face_px)
+    assert matched(tuple(truth), _boxes(faces.detect(frame))) == 0, "the full-frame pass alone misses them"
+    found = faces.detect(frame, people=people)
+    assert matched(tuple(truth), _boxes(found)) == 3, (found, truth)
+    assert len(found) == 3
+
+
+def test_large_people_are_not_searched_again(faces, monkeypatch):
+    """A person whose face the full-frame pass can see costs no second search."""
+    frame, people, _truth = _small_people(60)
+    calls = []
+    real = faces._session.run
+    monkeypatch.setattr(faces, "_session", type("S", (), {"run": lambda self, *a: calls.append(a) or real(*a)})())
+    found = faces.detect(frame, people=people)
+    assert len(calls) == 1 and len(found) == 3
+
+
 @pytest.mark.parametrize("picture", ["chelsea", "coffee", "wall"])
 def test_centerface_finds_nothing_where_no_one_is(faces, picture):
     """A cat's face, a cup of coffee, and the face clip's brick wall: no human face, nothing found."""
