@@ -6,7 +6,8 @@ one is set. The stream address and user name are shown to admins only (and addre
 
 The live state (``state``, ``last_seen_at``, ``last_error``) is written by the recorder and read-only here.
 ``tracked_objects`` (the camera's confirmation rules, edited in the admin; empty: the site defaults) is
-read-only and shown to admins only, like the address.
+read-only and shown to admins only, like the address. ``has_live_view`` says, to everyone, whether the camera
+can be watched live (``…/live/index.m3u8``): live view on, camera enabled, a stream address.
 ``POST /cameras/{id}/test/`` probes the stream (admins); ``GET /cameras/{id}/gaps/`` lists recording gaps
 from the event log. Error messages are redacted: they never carry the stream URL's password.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
@@ -45,13 +47,18 @@ class CameraSerializer(serializers.ModelSerializer):
     tracked_objects = TrackedObjectSerializer(many=True, read_only=True, help_text=(
         "Labels this camera tracks and when their tracks become sightings (admins only; empty: the site "
         "defaults)."))
+    has_live_view = serializers.SerializerMethodField(help_text=(
+        "Whether it can be watched live: live view on, the camera enabled and streaming (not uploaded footage)."))
 
     class Meta:
         model = Camera
         fields = ["id", "name", "site", "stream_address", "username", "password", "has_password", "enabled",
                   "analysis_fps", "retention_days", "privacy_mask", "created_at", "state", "last_seen_at", "last_error",
-                  "tracked_objects"]
+                  "tracked_objects", "has_live_view"]
         read_only_fields = ["created_at", "state", "last_seen_at", "last_error"]
+
+    def get_has_live_view(self, instance: Camera) -> bool:
+        return bool(settings.SIGHTLINE.LIVE_VIEW and instance.enabled and instance.stream_address)
 
     def to_representation(self, instance: Camera) -> dict:  # type: ignore[type-arg]
         data = super().to_representation(instance)

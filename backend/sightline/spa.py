@@ -21,7 +21,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 MANIFEST = Path(settings.BASE_DIR) / "frontend" / "dist" / ".vite" / "manifest.json"
 ENTRY = "index.html"
 # Client-side routes the SPA handles; Django answers them with the same page so deep links and reloads work.
-ROUTE_PATTERN = r"^(?:login|live|upload|cameras|exports|sightings/\d+)/?$"
+ROUTE_PATTERN = r"^(?:login|live|upload|cameras|cameras/\d+/live|exports|sightings/\d+)/?$"
 
 _cache: dict[str, Any] = {"mtime": None, "assets": None}
 

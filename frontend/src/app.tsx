@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, auth, logout, type Me, onUnauthorized } from "./api/client";
+import { CameraLivePage } from "./pages/CameraLive";
 import { CamerasPage } from "./pages/Cameras";
 import { ExportsPage } from "./pages/Exports";
 import { LivePage } from "./pages/Live";
@@ -41,6 +42,7 @@ export function App() {
     case "live": page = <LivePage />; break;
     case "upload": page = <UploadPage />; break;
     case "cameras": page = <CamerasPage me={me} />; break;
+    case "camera-live": page = <CameraLivePage id={route.id} me={me} />; break;
     case "exports":
       page = !me ? <p class="muted">Loading…</p> : mayExport(me.role) ? <ExportsPage search={loc.search} />
         : <p class="error" role="alert">Only operators and admins may see exports and cases.</p>;
@@ -55,7 +57,7 @@ export function App() {
         <nav aria-label="Main">
           {NAV.map(([href, label, name]) => (
             <a href={href} onClick={linkClick} aria-current={route.name === name || (name === "search" && route.name === "sighting")
-              ? "page" : undefined}>{label}</a>
+              || (name === "cameras" && route.name === "camera-live") ? "page" : undefined}>{label}</a>
           ))}
           {mayExport(me?.role) && (
             <a href="/exports" onClick={linkClick} aria-current={route.name === "exports" ? "page" : undefined}>Exports</a>

@@ -155,3 +155,17 @@ def test_only_admins_see_where_a_camera_is_and_how_to_log_in(personas, cameras):
         seen = client_for(user).get("/api/v1/cameras/").content.decode()
         assert "192.168.1.64" not in seen and "operator-cam" not in seen, user
         assert "connection refused" in seen, "the state and reason are still shown"
+
+
+def test_everyone_sees_whether_a_camera_can_be_watched_live_but_not_its_address(personas, cameras, settings):
+    lobby, vault = cameras
+    Camera.objects.filter(pk=lobby.pk).update(stream_address="rtsp://192.168.1.64/live")
+    seen = client_for(personas["colleague"]).get(f"/api/v1/cameras/{lobby.pk}/").json()
+    assert seen["has_live_view"] is True and "stream_address" not in seen
+    admin = client_for(personas["admin"])
+    assert admin.get(f"/api/v1/cameras/{vault.pk}/").json()["has_live_view"] is False, "uploaded footage only"
+    Camera.objects.filter(pk=lobby.pk).update(enabled=False)
+    assert admin.get(f"/api/v1/cameras/{lobby.pk}/").json()["has_live_view"] is False, "disabled"
+    Camera.objects.filter(pk=lobby.pk).update(enabled=True)
+    settings.SIGHTLINE = settings.SIGHTLINE.model_copy(update={"LIVE_VIEW": False})
+    assert admin.get(f"/api/v1/cameras/{lobby.pk}/").json()["has_live_view"] is False, "turned off on the site"

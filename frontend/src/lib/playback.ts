@@ -32,7 +32,7 @@ export interface Clock {
   clearTimeout(id: unknown): void;
 }
 
-const realClock: Clock = {
+export const realClock: Clock = {
   setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
   clearTimeout: (id) => globalThis.clearTimeout(id as ReturnType<typeof setTimeout>),
 };

@@ -6,6 +6,7 @@ export type Route =
   | { name: "live" }
   | { name: "upload" }
   | { name: "cameras" }
+  | { name: "camera-live"; id: number }
   | { name: "exports" }
   | { name: "login" }
   | { name: "notfound" };
@@ -18,6 +19,8 @@ export function matchRoute(pathname: string): Route {
   if (p === "/live") return { name: "live" };
   if (p === "/upload") return { name: "upload" };
   if (p === "/cameras") return { name: "cameras" };
+  const c = /^\/cameras\/(\d+)\/live$/.exec(p);
+  if (c) return { name: "camera-live", id: Number(c[1]) };
   if (p === "/exports") return { name: "exports" };
   if (p === "/login") return { name: "login" };
   return { name: "notfound" };

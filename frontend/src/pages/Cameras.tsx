@@ -50,6 +50,7 @@ export function CamerasPage({ me }: { me: Me | null }) {
                 <button type="button" aria-expanded={open === c.id} onClick={() => setOpen(open === c.id ? null : c.id)}>
                   Gaps</button>
                 <a href={`/?${encodeState({ ...emptyState(), cameras: [c.id] })}`} onClick={linkClick}>Sightings</a>
+                {c.has_live_view && <a href={`/cameras/${c.id}/live`} onClick={linkClick}>Watch live</a>}
                 {admin && <a href={`/admin/cameras/camera/${c.id}/change/`}>Edit</a>}
               </td>
             </tr>,
