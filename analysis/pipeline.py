@@ -32,7 +32,7 @@ from backend.eventlog.schema import PRIVACY_LABELS, analysis_key, detection_key,
 
 from . import thumbnails
 from .decode import FrameSampler, SampledFrame
-from .detectors.base import Detection, Detector
+from .detectors.base import Detection, Detector, to_frame
 from .privacy import PrivacyDetectors
 from .tracker import Tracker, TrackerConfig
 
@@ -49,13 +49,6 @@ PRIVACY_STATE = "privacy"
 #: Every face or plate the privacy detectors report (each at its own threshold) starts or continues a track.
 PRIVACY_TRACKING = TrackerConfig(high_score=0.0, low_score=0.0)
 PROGRESS_STEP = 0.1
-
-
-def _to_frame(det: Detection, scale: tuple[float, float]) -> Detection:
-    """A box normalised to a letterboxed input, normalised to the frame (the padding cut off)."""
-    sx, sy = scale
-    return Detection(det.label, det.confidence, min(det.x1 * sx, 1.0), min(det.y1 * sy, 1.0),
-                     min(det.x2 * sx, 1.0), min(det.y2 * sy, 1.0))
 
 
 def track_id_base(clip_id: int) -> int:
@@ -219,7 +212,7 @@ class ClipAnalysis:
         clip = self.clip
         for frame, found in zip(batch, per_frame, strict=True):
             detections = found if frame.scale == (1.0, 1.0) else [
-                d for d in (_to_frame(d, frame.scale) for d in found) if d.x2 > d.x1 and d.y2 > d.y1]
+                d for d in (to_frame(d, frame.scale) for d in found) if d.x2 > d.x1 and d.y2 > d.y1]
             track_ids = self.tracker.update(frame.offset_ms, detections, frame.model_rgb)
             at = clip.started_at + timedelta(milliseconds=frame.offset_ms)
             kept = [(d, t) for d, t in zip(detections, track_ids, strict=True) if t is not None]

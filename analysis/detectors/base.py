@@ -26,6 +26,16 @@ class Detection:
     y2: float
 
 
+def to_frame(det: Detection, scale: tuple[float, float]) -> Detection:
+    """A box normalised to a letterboxed input, normalised to the frame (the padding cut off); ``scale`` as
+    :func:`analysis.decode.fit_to_square` gives it."""
+    sx, sy = scale
+    if (sx, sy) == (1.0, 1.0):
+        return det
+    return Detection(det.label, det.confidence, min(det.x1 * sx, 1.0), min(det.y1 * sy, 1.0),
+                     min(det.x2 * sx, 1.0), min(det.y2 * sy, 1.0))
+
+
 class Detector(Protocol):
     """A warm model: built once per worker process, then fed batches."""
 

@@ -32,9 +32,12 @@ shown until then) and with the hull of each pair of overlapping boxes of the two
 Every box also stays masked ``LIVE_MASK_HOLD_S`` after it was detected (the detector misses a face now and
 then: a turned head, motion blur). Faces are looked for from ``LIVE_FACE_MIN_CONFIDENCE`` (0.3), below the
 analysis threshold (``FACE_MIN_CONFIDENCE``, 0.4): live masking errs towards masking. What it cannot do:
-mask a face the detector never finds (a face too small for the input side: raise ``LIVE_FACE_INPUT_SIDE``),
-and mask plates or whole persons (that needs the object detector live: the endpoint refuses those cameras
-to users who may not unmask).
+mask a face the detector never finds (a face too small for the input side: raise ``LIVE_FACE_INPUT_SIDE``).
+
+``faces_plates`` and ``persons`` (:class:`PlatesTap`, :class:`PersonsTap`): the same, with the object
+detector run live as well (:mod:`backend.recorder.live_finders`): plates in its vehicles, or its persons
+whole. It costs several times the face detector, so fewer frames are detected and more wait between two
+detections (measured: ``benchmarks/bench_live_view.py``).
 
 Never blocking the recording: the recording thread hands each tap a copy of every video packet (its bytes
 and timestamps: no PyAV object crosses threads) through a bounded queue (``LIVE_QUEUE_PACKETS``). A full
@@ -108,6 +111,7 @@ class LiveSettings:
     max_behind_s: float
     face_input_side: int
     face_min_confidence: float
+    object_min_confidence: float
     padding: float
     hold_s: float
     max_detect_interval_s: float
@@ -121,6 +125,7 @@ class LiveSettings:
         return cls(segment_s=c.LIVE_SEGMENT_S, list_size=c.LIVE_LIST_SIZE, poll_s=c.LIVE_POLL_S,
                    queue_packets=c.LIVE_QUEUE_PACKETS, max_behind_s=c.LIVE_MAX_BEHIND_S,
                    face_input_side=c.LIVE_FACE_INPUT_SIDE, face_min_confidence=c.LIVE_FACE_MIN_CONFIDENCE,
+                   object_min_confidence=c.LIVE_OBJECT_MIN_CONFIDENCE,
                    padding=c.MASK_PADDING + c.LIVE_MASK_MOTION_PADDING, hold_s=c.LIVE_MASK_HOLD_S,
                    max_detect_interval_s=c.LIVE_DETECT_MAX_INTERVAL_S, max_height=c.LIVE_MAX_HEIGHT,
                    threads=c.LIVE_THREADS, enabled=c.LIVE_VIEW)
@@ -415,7 +420,8 @@ class _Frame:
 
 
 class MaskedTap(LiveTap):
-    """Decode, detect faces, pixelate, encode: no frame leaves unmasked (see the module's docstring)."""
+    """Decode, detect faces (or what the variant masks), pixelate, encode: no frame leaves unmasked (see the
+    module's docstring)."""
 
     variant = LiveVariant.FACES
 
@@ -429,12 +435,12 @@ class MaskedTap(LiveTap):
         self._stream: Any = None
 
     def pipeline(self) -> None:
-        from analysis.faces import FaceDetector
         from backend.exports.masks import pixelate_yuv420
 
+        from .live_finders import finder_for
+
         self._pixelate = pixelate_yuv420
-        self._detector = FaceDetector(input_side=self.conf.face_input_side,
-                                      min_confidence=self.conf.face_min_confidence, threads=self.conf.threads)
+        self._find = finder_for(self.variant, self.conf)
         decoder = av.CodecContext.create(self._codec, "r")
         if self._extradata:
             decoder.extradata = self._extradata
@@ -481,10 +487,8 @@ class MaskedTap(LiveTap):
         due = (len(self._pending) >= self._stride()
                or t - self._pending[0].t >= self.conf.max_detect_interval_s)
         if due:
-            rw, rh, _, _ = self._detector.input_shape(frame.width, frame.height)
-            rgb = frame.reformat(width=rw, height=rh, format="rgb24").to_ndarray()
             before = time.perf_counter()
-            found = [(d.x1, d.y1, d.x2, d.y2) for d in self._detector.detect(rgb)]
+            found = self._find(frame)
             spent = time.perf_counter() - before
             self.stats.detections += 1
             self.stats.detect_s += spent
@@ -558,7 +562,20 @@ class MaskedTap(LiveTap):
                 self._out.close()
 
 
-TAPS: dict[str, type[LiveTap]] = {LiveVariant.FACES: MaskedTap, LiveVariant.CLEAR: ClearTap}
+class PlatesTap(MaskedTap):
+    """Faces and plates masked (the object detector runs live too: see :mod:`.live_finders`)."""
+
+    variant = LiveVariant.FACES_PLATES
+
+
+class PersonsTap(MaskedTap):
+    """Persons masked whole, and faces (the object detector runs live too: see :mod:`.live_finders`)."""
+
+    variant = LiveVariant.PERSONS
+
+
+TAPS: dict[str, type[LiveTap]] = {LiveVariant.FACES: MaskedTap, LiveVariant.FACES_PLATES: PlatesTap,
+                                  LiveVariant.PERSONS: PersonsTap, LiveVariant.CLEAR: ClearTap}
 
 
 class LiveTaps:

@@ -13,9 +13,9 @@ the recorder (:mod:`backend.recorder.live`), so a segment of one variant is neve
 - ``faces``: the masked view (``faces``); with ``?unmask=1`` and the ``exports.unmask`` permission the
   unmasked one, without the permission 403. The playlist of an unmasked view lists its segments with
   ``?unmask=1``, so each segment request is checked the same way;
-- ``faces_plates`` and ``persons``: **not finished**: the live tap detects faces only (plates and persons need
-  the object detector live), so these cameras answer 409 "live view of this camera is not available masked
-  yet" to users who do not ask (and may) to unmask; never an unmasked picture.
+- ``faces_plates`` and ``persons``: the views of those maskings (``faces_plates``: faces, and plates found in
+  the vehicles the object detector finds live; ``persons``: every person the object detector finds, and
+  faces), the same way: the unmasked one only with ``?unmask=1`` and the permission.
 
 Demand: each playlist fetch records that the user watches (:func:`backend.recorder.models.want`), which keeps
 the recorder's tap running for ``LIVE_IDLE_S`` more; the first fetch of a viewing is audited once
@@ -57,7 +57,9 @@ from .live import PLAYLIST, SEGMENT_NAME, STALE_AFTER_S, live_dir
 from .models import LiveVariant, want
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
-NOT_MASKABLE = "live view of this camera is not available masked yet"
+#: The live view of each masking (each a folder of its own: a segment of one is never served as another's).
+VARIANTS = {Masking.NONE: LiveVariant.CLEAR, Masking.FACES: LiveVariant.FACES,
+            Masking.FACES_PLATES: LiveVariant.FACES_PLATES, Masking.PERSONS: LiveVariant.PERSONS}
 RETRY_AFTER_S = 1
 
 
@@ -100,11 +102,7 @@ def _variant(request: Request, camera: Camera) -> tuple[str, str]:
     if not camera.enabled or not camera.stream_address:
         raise _Conflict("this camera does not stream: it has no live view")
     masking = playback_masking(request.user, camera, unmask=_wants_unmask(request))
-    if masking == Masking.NONE:
-        return LiveVariant.CLEAR, masking
-    if masking == Masking.FACES:
-        return LiveVariant.FACES, masking
-    raise _Conflict(NOT_MASKABLE)
+    return VARIANTS[masking], masking
 
 
 def _fresh_playlist(path: Path) -> str | None:
@@ -160,7 +158,7 @@ class LivePlaylistView(_LiveView):
                    202: OpenApiResponse(description="starting: ask again after Retry-After seconds"),
                    403: OpenApiResponse(description="unmask asked without the permission"),
                    404: OpenApiResponse(description="no such camera (or not visible)"),
-                   409: OpenApiResponse(description="no live view for this camera (or not masked yet)")},
+                   409: OpenApiResponse(description="no live view for this camera")},
         description="The camera's live HLS playlist (about 1 s segments, a few seconds behind). Keeps the live "
                     "view running while it is fetched; poll it until 200.")
     def get(self, request: Request, pk: int) -> HttpResponse:
@@ -189,7 +187,7 @@ class LiveSegmentView(_LiveView):
         responses={(200, "video/mp2t"): OpenApiTypes.BINARY,
                    403: OpenApiResponse(description="unmask asked without the permission"),
                    404: OpenApiResponse(description="no such camera or segment"),
-                   409: OpenApiResponse(description="no live view for this camera (or not masked yet)")},
+                   409: OpenApiResponse(description="no live view for this camera")},
         description="One segment the live playlist lists (MPEG-TS).")
     def get(self, request: Request, pk: int, name: str) -> HttpResponse:
         camera = _camera(request, pk)

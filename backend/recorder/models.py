@@ -24,9 +24,11 @@ from backend.cameras.models import Camera
 
 
 class LiveVariant(models.TextChoices):
-    """What a live tap makes: faces masked, or the camera's picture as it is."""
+    """What a live tap makes: the camera's picture masked as one of the maskings says, or as it is."""
 
     FACES = "faces", "faces masked"
+    FACES_PLATES = "faces_plates", "faces and plates masked"
+    PERSONS = "persons", "persons masked"
     CLEAR = "clear", "unmasked"
 
 
@@ -35,7 +37,7 @@ class LiveViewer(models.Model):
 
     camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    variant = models.CharField(max_length=8, choices=LiveVariant.choices)
+    variant = models.CharField(max_length=16, choices=LiveVariant.choices)
     #: When this viewing started (the first playlist fetch after the last one expired).
     since = models.DateTimeField()
     wanted_until = models.DateTimeField()

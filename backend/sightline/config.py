@@ -191,6 +191,9 @@ class SightlineSettings(BaseSettings):
     LIVE_FACE_INPUT_SIDE: int = Field(320, ge=128, le=4096, validation_alias=_env("LIVE_FACE_INPUT_SIDE"))
     #: Live faces from this CenterFace score up are masked (below FACE_MIN_CONFIDENCE: live errs towards masking).
     LIVE_FACE_MIN_CONFIDENCE: float = Field(0.3, ge=0.01, le=1.0, validation_alias=_env("LIVE_FACE_MIN_CONFIDENCE"))
+    #: Live persons and vehicles (cameras masking persons or plates) from this object-detector score up.
+    LIVE_OBJECT_MIN_CONFIDENCE: float = Field(0.2, ge=0.01, le=1.0,
+                                              validation_alias=_env("LIVE_OBJECT_MIN_CONFIDENCE"))
     #: Added to MASK_PADDING for live masks (faces move between detections).
     LIVE_MASK_MOTION_PADDING: float = Field(0.25, ge=0.0, le=2.0, validation_alias=_env("LIVE_MASK_MOTION_PADDING"))
     #: A live face stays masked this long after it was last detected (the detector misses one now and then).

@@ -36,7 +36,6 @@ from backend.cameras.models import Camera
 from backend.eventlog.models import Event, EventType
 from backend.recorder import live
 from backend.recorder.live import PLAYLIST, ClearTap, Item, LiveSettings, MaskedTap, live_dir, mask_boxes
-from backend.recorder.live_api import NOT_MASKABLE
 from backend.recorder.models import LiveViewer
 from backend.recorder.supervisor import Supervisor
 from tests.factories import CameraFactory, UserFactory
@@ -263,6 +262,94 @@ def test_live_view_masks_every_face_while_the_recording_goes_on(faces_server, fa
           f"masked live max {max(masked_scores):.2f} over {len(frames)} frames")
 
 
+def plates_footage(folder: Path) -> Path:
+    from analysis.eval.plates import write_clip
+
+    raw = folder / "plates-raw.mp4"
+    write_clip(raw, frames=60, size=(960, 540))
+    return with_key_frames(raw, folder / "plates-gop.mp4", FPS)
+
+
+def vtest_footage(folder: Path) -> Path:
+    from analysis.transcode import transcode_to_h264
+
+    raw = transcode_to_h264(Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi"), folder / "vtest.mp4",
+                            max_seconds=8)
+    return with_key_frames(raw, folder / "vtest-gop.mp4", FPS)
+
+
+def persons_on(frames, detector, threshold: float) -> list[int]:  # type: ignore[no-untyped-def]
+    """Persons the object detector finds (from ``threshold``) on each frame."""
+    from analysis.decode import fit_to_square
+
+    counts = []
+    for frame in frames:
+        square, _, _ = fit_to_square(frame, detector.input_size)
+        counts.append(sum(d.label == "person" for d in detector.detect(square[None], threshold)[0]))
+    return counts
+
+
+def plates_on(frames, detector) -> list[int]:  # type: ignore[no-untyped-def]
+    """Plates the plate finder finds on each frame, in the vehicles the object detector finds there."""
+    from analysis.decode import fit_to_square
+    from analysis.plates import get_plate_finder
+
+    finder = get_plate_finder()
+    counts = []
+    for frame in frames:
+        square, _, _ = fit_to_square(frame, detector.input_size)
+        vehicles = detector.detect(square[None], 0.3)[0]
+        counts.append(len(finder.find(frame.to_ndarray(format="rgb24"), vehicles)))
+    return counts
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("masking", ["persons", "faces_plates"])
+def test_live_view_masks_persons_or_plates_with_the_object_detector(masking, tmp_path, live_settings, caplog):
+    """The object detector runs live on cameras that mask persons or plates: vtest.avi's pedestrians, or a
+    car with a plate driving towards the camera, streamed by the real RTSP server; what the detectors find on
+    the unmasked live view they do not find on the masked one."""
+    from analysis.detectors.registry import get_detector
+
+    footage = vtest_footage(tmp_path) if masking == "persons" else plates_footage(tmp_path)
+    server = RtspServer(footage).start()
+    try:
+        camera = make_camera(server, "Street")
+        Camera.objects.filter(pk=camera.pk).update(privacy_mask=masking)
+        viewer = UserFactory(username="watcher", role="viewer")
+        camera.granted_users.add(viewer)
+        root = UserFactory(username="root", is_staff=True, is_superuser=True)
+        session, boss = client(viewer), client(root)
+        supervisor = Supervisor(owner="rec-live", settings=dataclasses.replace(FAST, segment_seconds=3.0)).start()
+        try:
+            masked, clear = watch(camera, [(session, False, 4), (boss, True, 4)], timeout=150)
+            worker = supervisor.workers[camera.pk]
+            assert set(worker.live.taps) == {masking, "clear"}
+            stats = worker.live.history[0].stats if worker.live.history[0].variant == masking else \
+                worker.live.history[1].stats
+        finally:
+            supervisor.stop()
+    finally:
+        server.kill()
+
+    detector = get_detector()
+    clear_frames, masked_frames = decode_segments(clear), decode_segments(masked)
+    assert len(masked_frames) >= 3 * FPS
+    if masking == "persons":
+        seen, hidden = persons_on(clear_frames, detector, 0.5), persons_on(masked_frames, detector, 0.5)
+    else:
+        seen, hidden = plates_on(clear_frames, detector), plates_on(masked_frames, detector)
+    assert sum(seen) >= len(clear_frames) // 2, f"the unmasked live view shows them: {seen}"
+    assert sum(hidden) == 0, f"found on masked live frames: {hidden}"
+    assert all(f.to_ndarray(format="gray").std() > 10 for f in masked_frames), "masked frames show the scene"
+    assert_no_secret_anywhere(caplog)
+    print(f"\nlive {masking}: {stats.frames_out} frames at {stats.fps:.1f} fps (camera {FPS}), "
+          f"{stats.detections} detections ({1000 * stats.detect_s / max(1, stats.detections):.0f} ms each), "
+          f"{stats.dropped_gops} GOPs dropped; found unmasked {sum(seen)} on {len(clear_frames)} frames, "
+          f"masked {sum(hidden)} on {len(masked_frames)}")
+
+
 # -- the endpoint's rules, on folders written here ----------------------------------------------------------
 
 @pytest.fixture
@@ -323,14 +410,16 @@ def test_each_user_gets_only_the_variant_they_may_see(live_folders, streaming):
     # A camera that masks nothing: the one unmasked view for everyone (no 403 for asking).
     Camera.objects.filter(pk=camera.pk).update(privacy_mask=Camera.Masking.NONE)
     assert b"".join(you.get(f"/api/v1/cameras/{camera.pk}/live/s100.ts").streaming_content) == b"UNMASKED picture"
-    # Plates and persons cannot be masked live yet: refused to whoever does not unmask, never sent unmasked.
+    # Plates and persons: each masking's own view, for the viewer and for the admin who does not unmask.
     for masking in (Camera.Masking.FACES_PLATES, Camera.Masking.PERSONS):
         Camera.objects.filter(pk=camera.pk).update(privacy_mask=masking)
-        for response in (you.get(playlist_url(camera)), you.get(f"/api/v1/cameras/{camera.pk}/live/s100.ts"),
-                         boss.get(playlist_url(camera))):
-            assert response.status_code == 409 and response.json()["detail"] == NOT_MASKABLE
+        fake_view(camera, masking, f"{masking} masked".encode())
+        for c in (you, boss):
+            assert b"".join(c.get(f"/api/v1/cameras/{camera.pk}/live/s100.ts").streaming_content) == \
+                f"{masking} masked".encode()
         assert you.get(playlist_url(camera, unmask=True)).status_code == 403
-        assert boss.get(playlist_url(camera, unmask=True)).status_code == 200
+        assert b"".join(boss.get(f"/api/v1/cameras/{camera.pk}/live/s100.ts?unmask=1").streaming_content) == \
+            b"UNMASKED picture"
 
 
 def test_cameras_one_may_not_see_or_that_do_not_stream(live_folders, streaming):

@@ -62,8 +62,8 @@ describe("live view URLs and messages", () => {
   it("says why the server refuses", () => {
     expect(liveError(409, { detail: "this camera does not stream: it has no live view" }))
       .toBe("This camera does not stream: it has no live view.");
-    expect(liveError(409, { detail: "live view of this camera is not available masked yet" }))
-      .toBe("Live view of this camera is not available masked yet.");
+    expect(liveError(409, { detail: "live view is turned off on this site" }))
+      .toBe("Live view is turned off on this site.");
     expect(liveError(409, null)).toBe("This camera has no live view.");
     expect(liveError(403, { detail: "You do not have permission to perform this action." }))
       .toBe("You may not watch this camera unmasked.");

@@ -45,7 +45,7 @@ export function liveError(status: number, body?: unknown): string {
     case 401: return "You are signed out: sign in again.";
     case 403: return "You may not watch this camera unmasked.";
     case 404: return "No such camera (or not one you may see).";
-    // "this camera does not stream: it has no live view", "… not available masked yet", "… turned off …"
+    // "this camera does not stream: it has no live view", "live view is turned off on this site"
     case 409: return sentence(errorMessage(body, "this camera has no live view"));
     default: return `The live view could not be loaded (${status}).`;
   }
