@@ -12,7 +12,8 @@ admin does the same for the unmasked view. Reported for each variant, from the t
   every frame. A player adds its buffer on top (hls.js and Safari start about three segments behind);
 - CPU of this process (all threads: recorder, tap, the web requests) per second, with and without the view.
 
-Run: ``python benchmarks/bench_live_view.py [--size 1280x720] [--seconds 30]``. Never prints the password.
+Run: ``python benchmarks/bench_live_view.py [--size 1280x720] [--seconds 30] [--masking persons]``
+(``--masking``: the camera's; persons and faces_plates run the object detector live too). Never prints the password.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ def main() -> None:
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--fps", type=int, default=10)
     parser.add_argument("--input-side", type=int, default=None, help="LIVE_FACE_INPUT_SIDE (default: the setting)")
+    parser.add_argument("--masking", choices=["faces", "persons", "faces_plates"], default="faces",
+                        help="the camera's masking: faces (the real-face clip at --size), persons (8 s of "
+                             "vtest.avi, 768x576) or faces_plates (the car with a plate, 960x540)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     setup("live-view")
@@ -54,15 +58,21 @@ def main() -> None:
     from backend.recorder.supervisor import Supervisor
     from tests.factories import UserFactory
     from tests.recorder.conftest import RtspServer
-    from tests.recorder.test_live_view import face_footage
+    from tests.recorder.test_live_view import face_footage, plates_footage, vtest_footage
 
     if args.input_side:
         settings.SIGHTLINE = settings.SIGHTLINE.model_copy(update={"LIVE_FACE_INPUT_SIDE": args.input_side})
     folder = Path(tempfile.mkdtemp(prefix="bench-live-"))
-    footage = face_footage(folder, seconds=8, size=(width, height), fps=args.fps)
+    if args.masking == "persons":
+        footage, (width, height) = vtest_footage(folder), (768, 576)
+    elif args.masking == "faces_plates":
+        footage, (width, height) = plates_footage(folder), (960, 540)
+    else:
+        footage = face_footage(folder, seconds=8, size=(width, height), fps=args.fps)
     server = RtspServer(footage, password=PASSWORD).start()
     try:
-        camera = Camera(name="bench-live", stream_address=server.address, username="recorder")
+        camera = Camera(name="bench-live", stream_address=server.address, username="recorder",
+                        privacy_mask=args.masking)
         camera.set_password(PASSWORD)
         camera.save()
         viewer = UserFactory(username="bench-viewer", role="viewer")

@@ -9,6 +9,7 @@ re-encoded).
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -623,3 +624,72 @@ def test_memory_that_runs_out_fails_the_export_instead_of_shortening_it(footage,
     with pytest.raises(OutputFailed, match="out of memory") as caught:
         render([Source(footage, T0_MS, 1)], T0_MS, T0_MS + 2000, tmp_path / "x.mp4", exact=True)
     assert caught.value.retryable and calls[0] == 1 and list(tmp_path.iterdir()) == []
+
+
+# -- under load --------------------------------------------------------------------------------------------
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+def _hold_memory(megabytes: int) -> None:
+    """Hold ``megabytes`` of memory and keep touching it (the memory pressure a busy host puts on exports)."""
+    block = bytearray(megabytes * 1024 * 1024)
+    while True:
+        for i in range(0, len(block), 4096):
+            block[i] = (block[i] + 1) % 256
+
+
+def _export_in_a_process(job: tuple[str, list[Source], int, int, str]) -> tuple[str, int, str]:
+    kind, sources, start, end, out = job
+    masks = TrackBoxes([TrackPoint(t, 1, "face", 0.2, 0.2, 0.4, 0.5) for t in range(start - 1000, end + 1000, 500)])
+    boxes = TrackBoxes([TrackPoint(t, 2, "person", 0.5, 0.3, 0.8, 0.9) for t in range(start - 1000, end + 1000, 500)])
+    overlay = {"remux": None, "masks": Overlay(masks=masks), "boxes": Overlay(masks=masks, boxes=boxes)}[kind]
+    report = render(sources, start, end, Path(out), overlay=overlay)
+    return report.mode, report.frames, out
+
+
+def test_exports_made_in_parallel_beside_cpu_and_memory_hogs_all_play(footage, tmp_path):
+    """Six exports at once, each in its own process, over two or three recorded segments, while every core
+    is kept busy and a quarter of the free memory is held and touched: every one is decoded frame by frame
+    afterwards (a key frame first, timestamps increasing, the frames of its range ± 1)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    segments = record_segments(footage, tmp_path / "segments", 2.0)
+    assert len(segments) >= 4
+    with open("/proc/meminfo") as fh:
+        available_mb = next(int(line.split()[1]) for line in fh if line.startswith("MemAvailable")) // 1024
+    ctx = multiprocessing.get_context("fork")
+    hogs = [ctx.Process(target=_spin, daemon=True) for _ in range(os.cpu_count() or 1)]
+    hogs.append(ctx.Process(target=_hold_memory, args=(min(available_mb // 4, 4096),), daemon=True))
+    jobs = []
+    for i, kind in enumerate(["remux", "masks", "boxes"] * 2):
+        first = i % (len(segments) - 2)
+        chosen = segments[first:first + 2 + i % 2]
+        start = chosen[0].started_at_ms + 300 * i
+        end = chosen[-1].started_at_ms + 1200
+        jobs.append((kind, chosen, start, end, str(tmp_path / f"export-{i}.mp4")))
+    for hog in hogs:
+        hog.start()
+    try:
+        with ProcessPoolExecutor(max_workers=len(jobs), mp_context=ctx) as pool:
+            results = list(pool.map(_export_in_a_process, jobs))
+    finally:
+        for hog in hogs:
+            hog.kill()
+    for (kind, _sources, start, end, _out), (mode, frames, out) in zip(jobs, results, strict=True):
+        assert mode == ("remux" if kind == "remux" else "encode"), (kind, mode)
+        decoded = []
+        with av.open(out) as container:
+            for frame in container.decode(video=0):
+                decoded.append((float(frame.time), frame.key_frame))
+        in_range = (end - start) // (1000 // RATE) + 1
+        assert abs(len(decoded) - frames) <= 1, (out, len(decoded), frames)
+        if kind == "remux":  # from the key frame at or before the start
+            assert in_range - 1 <= len(decoded) <= in_range + RATE, (out, len(decoded), in_range)
+        else:
+            assert abs(len(decoded) - in_range) <= 1, (out, len(decoded), in_range)
+        assert decoded[0][1], f"{out}: the first frame is a key frame"
+        assert all(a[0] < b[0] for a, b in itertools.pairwise(decoded)), f"{out}: timestamps increase"
