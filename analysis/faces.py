@@ -74,8 +74,8 @@ HEAD_FRACTION = 0.15
 HEAD_MIN_PX = 20
 HEAD_TARGET_PX = 40
 HEAD_MAX_UPSCALE = 6.0
-HEAD_REGION = (-0.15, -0.08, 1.15, 0.4)
-HEAD_SLOT = 160
+HEAD_REGION = (-0.1, -0.05, 1.1, 0.3)
+HEAD_SLOT = 128
 #: At most this many heads are searched in a frame (the people whose boxes are the most confident).
 MAX_HEADS = 16
 _INPUT = "input.1"
