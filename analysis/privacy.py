@@ -1,9 +1,9 @@
 """The privacy pass: what analysis finds in a frame so that footage can be masked later, from the log alone.
 
-Faces (``analysis.faces``, every camera while ``FACE_DETECTION`` is on) and licence plates (inside vehicle
-boxes, on cameras whose ``privacy_mask`` is ``faces_plates``; ``analysis.plates``) are logged as tracked
-``object.detected`` events with the labels of :data:`~backend.eventlog.schema.PRIVACY_LABELS`. They never
-become sightings, search results, live-feed items or thumbnails: the projections skip those labels.
+Faces (``analysis.faces``, on every camera that masks anything while ``FACE_DETECTION`` is on) and licence
+plates (inside vehicle boxes, on cameras whose ``privacy_mask`` is ``faces_plates``; ``analysis.plates``) are
+logged as tracked ``object.detected`` events with the labels of :data:`~backend.eventlog.schema.PRIVACY_LABELS`.
+They never become sightings, search results, live-feed items or thumbnails: the projections skip those labels.
 
 The pipeline (``analysis.pipeline``) calls :meth:`PrivacyDetectors.find` once per analysed frame, with the
 source-resolution picture and the frame's object detections (normalised to the frame).
@@ -21,9 +21,13 @@ from .detectors.base import Detection
 if TYPE_CHECKING:
     from .faces import FaceDetector
 
-#: ``Camera.privacy_mask`` values whose cameras are searched for plates. Faces are looked for on every camera
-#: while ``FACE_DETECTION`` is on, whatever its mask, so that a mask changed later needs no re-detection.
+#: ``Camera.privacy_mask`` values whose cameras are searched for plates. Faces are looked for (while
+#: ``FACE_DETECTION`` is on) on every camera that masks anything: the face pass costs about 0.6 of the object
+#: detector's time (``benchmarks/bench_faces.py``), so a camera that masks nothing does not pay it. Footage
+#: analysed while nothing was looked for is masked as whole persons if its camera's mask changes later
+#: (``Clip.privacy_labels``), never shown.
 MASKS_WITH_PLATES = frozenset({"faces_plates"})
+MASKS_WITH_FACES = frozenset({"faces", "faces_plates", "persons"})
 
 
 #: The model id of plate events when the finder names none (``model_id``).
@@ -84,16 +88,18 @@ def _plate_finder() -> FindsPlates | None:
 def privacy_for(camera: Any) -> PrivacyDetectors | None:
     """The privacy pass to run on ``camera``'s clips, as the settings and the camera say; ``None``: none.
 
-    Faces when ``FACE_DETECTION`` is on; plates when the camera's ``privacy_mask`` is ``faces_plates``.
+    Faces when ``FACE_DETECTION`` is on and the camera masks anything; plates when its ``privacy_mask`` is
+    ``faces_plates``.
     """
     from django.conf import settings
 
     conf = settings.SIGHTLINE
+    mask = getattr(camera, "privacy_mask", "faces")
     faces = None
-    if conf.FACE_DETECTION:
+    if conf.FACE_DETECTION and mask in MASKS_WITH_FACES:
         from .faces import get_face_detector
 
         faces = get_face_detector()
-    plates = _plate_finder() if getattr(camera, "privacy_mask", "faces") in MASKS_WITH_PLATES else None
+    plates = _plate_finder() if mask in MASKS_WITH_PLATES else None
     detectors = PrivacyDetectors(faces, plates, face_min_confidence=conf.FACE_MIN_CONFIDENCE)
     return detectors if detectors else None

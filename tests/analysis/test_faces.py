@@ -144,6 +144,11 @@ def test_privacy_for_follows_the_setting_and_the_cameras_mask(settings, cameras)
     lobby.privacy_mask = "faces_plates"
     both = privacy_for(lobby)
     assert both is not None and both.faces is not None and both.plates is not None
+    lobby.privacy_mask = "persons"
+    persons = privacy_for(lobby)
+    assert persons is not None and persons.faces is not None and persons.plates is None
+    lobby.privacy_mask = "none"
+    assert privacy_for(lobby) is None, "a camera that masks nothing pays for no face pass"
 
 
 def test_the_plate_seam_is_called_only_when_given():
