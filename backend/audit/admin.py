@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
+
+from backend.sightline.admin import ReadOnlyAdmin
 
 from .models import AuditEntry
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AuditEntryAdmin(ReadOnlyAdmin):
     """Read-only: the trail is written by Sightline alone (``manage.py verify_audit`` checks it)."""
 
     list_display = ["seq", "time", "action", "username", "ip", "target"]
@@ -32,12 +31,3 @@ class AuditEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description="target")
     def target(self, entry: AuditEntry) -> str:
         return str(entry.data.get("target", ""))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -8,6 +8,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from backend.sightline.admin import ReadOnlyAdmin
+
 from .models import Case, Export
 
 
@@ -36,17 +38,8 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Export)
-class ExportAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ExportAdmin(ReadOnlyAdmin):
     list_display = ["id", "camera", "start", "end", "masking", "burn_boxes", "status", "case", "created_by"]
     list_filter = ["status", "masking", "camera"]
     readonly_fields = [f.name for f in Export._meta.fields]
     fields = readonly_fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
