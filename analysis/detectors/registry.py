@@ -11,8 +11,16 @@ from collections.abc import Callable
 from analysis.detectors.base import Detector
 from analysis.detectors.centernet import load_default_detector
 
+
+def _load_onnx() -> Detector:
+    from analysis.detectors.centernet_onnx import load_onnx_detector  # needs the onnx package to export
+
+    return load_onnx_detector()
+
+
 _BACKENDS: dict[str, Callable[[], Detector]] = {
     "centernet": load_default_detector,
+    "centernet-onnx": _load_onnx,
 }
 
 

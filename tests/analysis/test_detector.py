@@ -163,3 +163,23 @@ def test_registry_rejects_unknown_names() -> None:
     with pytest.raises(ValueError, match="centernet"):
         get_detector("yolo-from-nowhere")
     assert "centernet" in known_detectors()
+
+
+@pytest.mark.slow
+def test_the_onnx_runtime_path_gives_the_torch_paths_detections(detector: CenterNetDetector,
+                                                                 frames: np.ndarray) -> None:
+    """``centernet-onnx``: the same body exported to ONNX and run by ONNX Runtime gives, on real CCTV frames,
+    the torch path's detections: the same labels in the same order, boxes within half a pixel, scores within
+    1e-3; and the same model id (re-analysing with the other path appends nothing twice)."""
+    from analysis.detectors.centernet_onnx import CenterNetOnnxDetector
+
+    onnx = CenterNetOnnxDetector(threads=2)
+    assert onnx.model_id == detector.model_id and onnx.labels == detector.labels
+    assert "centernet-onnx" in known_detectors()
+    expected, found = detector.detect(frames, 0.1), onnx.detect(frames, 0.1)
+    assert sum(map(len, expected)) >= 20
+    for want, got in zip(expected, found, strict=True):
+        assert [d.label for d in got] == [d.label for d in want]
+        for a, b in zip(want, got, strict=True):
+            assert abs(a.confidence - b.confidence) < 1e-3
+            assert max(abs(a.x1 - b.x1), abs(a.y1 - b.y1), abs(a.x2 - b.x2), abs(a.y2 - b.y2)) * SIDE < 0.5
