@@ -186,6 +186,9 @@ def _session(threads: int) -> Any:
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # the model's unused batch-norm counters are warned about otherwise
     options.inter_op_num_threads = 1
+    # Idle threads sleep instead of spinning: several sessions (objects, faces, plates) and the decoder share
+    # a worker's cores, and a spinning pool takes their time.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
     return onnxruntime.InferenceSession(_dynamic_model(model), sess_options=options,

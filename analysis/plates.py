@@ -157,6 +157,9 @@ def load_text_detector(model_path: str | None = None, threads: int | None = None
     if count:
         options.intra_op_num_threads = count
         options.inter_op_num_threads = 1
+        # Idle threads sleep instead of spinning: several sessions (objects, faces, plates) and the decoder share
+        # a worker's cores, and a spinning pool takes their time.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     path = model_path or str(default_model_path())
     return ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
 

@@ -37,7 +37,7 @@ def main() -> None:
     from analysis.detectors.registry import get_detector
 
     conf = settings.SIGHTLINE
-    paths = {"torch": get_detector("centernet"), "onnx": get_detector("centernet-onnx")}
+    paths = {"torch": get_detector("centernet-torch"), "onnx": get_detector("centernet-onnx")}
     frames = [f.model_rgb[None] for f in FrameSampler(FOOTAGE, args.fps, paths["torch"].input_size,
                                                       conf.DETECTOR_INPUT)]
     frames = frames[: int(args.seconds * args.fps)]

@@ -8,8 +8,8 @@ The export takes a few seconds at a worker's start, through a temporary file; no
 
 Same detections: ``tests/analysis/test_detector_onnx.py`` compares both on real frames (boxes within half a
 pixel, scores within 1e-3). The model id is the torch detector's (same weights), so a clip analysed by one
-and re-analysed by the other appends nothing twice. Chosen with ``SIGHTLINE_DETECTOR=centernet-onnx``; CUDA
-keeps the torch detector.
+and re-analysed by the other appends nothing twice. ``centernet`` (the default detector) is this on a CPU and
+the torch detector on CUDA; ``centernet-onnx`` and ``centernet-torch`` choose one.
 """
 
 from __future__ import annotations
@@ -67,6 +67,9 @@ def _session(body: torch.nn.Module, side: int, threads: int | None) -> Any:
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     options.inter_op_num_threads = 1
+    # Idle threads sleep instead of spinning: several sessions (objects, faces, plates) and the decoder share
+    # a worker's cores, and a spinning pool takes their time.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
     return onnxruntime.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
