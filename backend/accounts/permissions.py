@@ -29,3 +29,12 @@ class ReadAnyWriteOperator(BasePermission):
         if request.method in SAFE_METHODS:
             return role >= Role.VIEWER
         return role >= Role.OPERATOR
+
+
+class OperatorsOnly(BasePermission):
+    """Operators and admins only, reading included (exports and cases: evidence work)."""
+
+    message = "only operators and admins may export footage and manage cases"
+
+    def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
+        return role_of(request.user) >= Role.OPERATOR

@@ -25,12 +25,12 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from backend import audit
-from backend.accounts.roles import Role, can_see_camera, restrict_to_visible, role_of
+from backend.accounts.permissions import OperatorsOnly
+from backend.accounts.roles import can_see_camera, restrict_to_visible
 from backend.cameras.models import Camera, Masking
 from backend.clips.api import NewestFirst, VisibleCameraField
 from backend.sightline.media import serve_file
@@ -39,13 +39,6 @@ from . import jobs
 from .models import Case, Export
 from .privacy import covers, may_receive, may_unmask
 from .sources import clips_covering
-
-
-class OperatorsOnly(BasePermission):
-    message = "only operators and admins may export footage and manage cases"
-
-    def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
-        return role_of(request.user) >= Role.OPERATOR
 
 
 class ExportJobSerializer(serializers.Serializer):

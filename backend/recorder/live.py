@@ -81,6 +81,7 @@ from django.db import DatabaseError, connection
 
 from backend.sightline.redaction import redact
 
+from .live_finders import Norm, mask_boxes
 from .models import LiveVariant, wanted_variants
 
 log = logging.getLogger(__name__)
@@ -368,48 +369,6 @@ class ClearTap(LiveTap):
     def close_output(self) -> None:
         with contextlib.suppress(av.error.FFmpegError, OSError, ValueError):
             self._out.close()
-
-
-Norm = tuple[float, float, float, float]
-
-
-def _iou(a: Norm, b: Norm) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return inter / max((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter, 1e-12)
-
-
-def _grow(box: Norm, fraction: float) -> Norm:
-    dx, dy = (box[2] - box[0]) * fraction, (box[3] - box[1]) * fraction
-    return (box[0] - dx, box[1] - dy, box[2] + dx, box[3] + dy)
-
-
-def _hull(a: Norm, b: Norm) -> Norm:
-    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-
-
-def _contains(outer: Norm, inner: Norm) -> bool:
-    return outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2] and outer[3] >= inner[3]
-
-
-def mask_boxes(held: list[Norm], before: list[Norm], after: list[Norm], padding: float) -> list[Norm]:
-    """The face boxes masked on a frame between two detections: those held, those of both detections, and
-    the hull of each pair of them that overlap once padded (a face that moved), without the boxes another
-    one already contains."""
-    boxes = [*held, *before, *after]
-    for a in before:
-        for b in after:
-            if a != b and _iou(_grow(a, padding), _grow(b, padding)) > 0:
-                boxes.append(_hull(a, b))
-    boxes.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
-    kept: list[Norm] = []
-    for box in boxes:
-        if not any(_contains(k, box) for k in kept):
-            kept.append(box)
-    return kept
 
 
 @dataclass(slots=True)
