@@ -6,22 +6,28 @@ Every decode of a stored file goes through here: uploads and recorded segments a
 footage for tests and the demo.) Decoding runs with FFmpeg's own threads; frames that are not
 sampled are decoded (a codec cannot skip them) but never converted, which is where the cost would be.
 Errors from FFmpeg may quote the input URL with its password, so every message that leaves this module has
-been through :func:`backend.sightline.redaction.redact`.
+been through :func:`backend.sightline.redaction.redact`. :class:`FrameSampler` may decode on a hardware
+device (``hwaccel``, e.g. ``cuda`` for NVDEC) where one is asked for and usable, and in software otherwise.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import av.error
 import numpy as np
+from django.conf import settings
 
 from backend.sightline.redaction import redact
 
+_log = logging.getLogger(__name__)
 
 class UnreadableVideo(ValueError):
     """The input is not a video we can decode; the message says why in words a user understands."""
@@ -36,6 +42,8 @@ class VideoInfo:
     fps: float | None
     #: The file's extension, chosen from its probed container and codec (never from the uploader's name).
     extension: str = ".mp4"
+    #: A single picture (JPEG, PNG, WebP), probed with ``images=True`` (the synchronous analyse API only).
+    image: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +63,16 @@ VIDEO_CODECS = frozenset({"h264", "hevc", "mpeg4", "msmpeg4", "msmpeg4v1", "msmp
                           "vp8", "vp9", "av1", "mpeg1video", "mpeg2video"})
 ACCEPTED = "MP4/MOV, MKV/WebM, AVI or MPEG-TS"
 _OPEN_OPTIONS = {"format_whitelist": ",".join(DEMUXERS), "protocol_whitelist": "file"}
+#: Single-picture demuxers, allowed only where a caller asks for images (``images=True``: the synchronous
+#: analyse API, never uploads). Each reads the picture from the file's own bytes; ``image2`` (sequences, file
+#: name patterns that open other files) is not among them.
+IMAGE_DEMUXERS = ("jpeg_pipe", "png_pipe", "webp_pipe")
+#: The codec each image demuxer must carry.
+IMAGE_CODECS = {"jpeg_pipe": "mjpeg", "png_pipe": "png", "webp_pipe": "webp"}
+IMAGES_ACCEPTED = "JPEG, PNG or WebP"
+_IMAGE_EXTENSIONS = {"mjpeg": ".jpg", "png": ".png", "webp": ".webp"}
+_IMAGE_DEMUXER_FOR = {_IMAGE_EXTENSIONS[codec]: demuxer for demuxer, codec in IMAGE_CODECS.items()}
+_OPEN_WITH_IMAGES = {"format_whitelist": ",".join(DEMUXERS + IMAGE_DEMUXERS), "protocol_whitelist": "file"}
 
 
 def _extension(format_name: str, codec: str) -> str:
@@ -68,9 +86,44 @@ def _extension(format_name: str, codec: str) -> str:
     return ".ts"
 
 
-def open_stored(path: str | Path) -> av.container.InputContainer:
-    """Open a stored video with only the allow-listed demuxers and the ``file`` protocol."""
-    return av.open(str(path), options=dict(_OPEN_OPTIONS), metadata_errors="ignore")
+def open_stored(path: str | Path, *, images: bool = False, hwaccel: Any = None) -> av.container.InputContainer:
+    """Open a stored video with only the allow-listed demuxers and the ``file`` protocol; ``images`` allows
+    the single-picture demuxers (:data:`IMAGE_DEMUXERS`) too; ``hwaccel``: a PyAV ``HWAccel`` to decode with."""
+    options = _OPEN_WITH_IMAGES if images else _OPEN_OPTIONS
+    extra: dict[str, Any] = {"hwaccel": hwaccel} if hwaccel is not None else {}
+    if images:
+        # A stored picture's extension (Sightline's own, from its probe) names its demuxer: left to probing,
+        # FFmpeg would choose ``image2`` for it by the extension, which the allow-list refuses.
+        extra["format"] = _IMAGE_DEMUXER_FOR.get(Path(path).suffix.lower())
+    return av.open(str(path), options=dict(options), metadata_errors="ignore", **extra)
+
+
+def _hw_options(kind: str) -> dict[str, object] | None:
+    # CUDA: the device's primary context, the one torch uses too, rather than one more of its own.
+    return {"primary_ctx": "1"} if kind == "cuda" else None
+
+
+@functools.cache
+def hw_decode_available(kind: str) -> bool:
+    """Whether this process can decode on an FFmpeg hardware device of type ``kind`` (e.g. ``cuda``): PyAV
+    has hardware decoding (14 and later), its FFmpeg was built with that device type, and such a device opens
+    here. Checked once a process; a device that is not there is logged once, at INFO, and never raises."""
+    try:
+        from av.codec.hwaccel import HWAccel, hwdevices_available
+    except ImportError:
+        reason = f"PyAV {av.__version__} has no hardware decoding"
+    else:
+        built = hwdevices_available()
+        if kind not in built:
+            reason = f"this FFmpeg has no {kind!r} devices (it has: {', '.join(built) or 'none'})"
+        else:
+            try:
+                HWAccel(kind, options=_hw_options(kind)).create(av.Codec("h264", "r"))  # opened, then closed
+                return True
+            except (av.error.FFmpegError, NotImplementedError, RuntimeError, ValueError) as exc:
+                reason = _describe(exc)
+    _log.info("hardware decoding on %r is not available (%s): decoding in software", kind, reason)
+    return False
 
 
 class SampledFrame:
@@ -87,6 +140,16 @@ class SampledFrame:
         self.scale = scale
         self._source = source
         self._full: np.ndarray | None = source if isinstance(source, np.ndarray) else None
+
+    @property
+    def width(self) -> int:
+        """The source picture's width in pixels."""
+        return self._source.width if isinstance(self._source, av.VideoFrame) else int(self._source.shape[1])
+
+    @property
+    def height(self) -> int:
+        """The source picture's height in pixels."""
+        return self._source.height if isinstance(self._source, av.VideoFrame) else int(self._source.shape[0])
 
     @property
     def full_rgb(self) -> np.ndarray:
@@ -125,21 +188,25 @@ def _describe(exc: BaseException) -> str:
     return redact(str(exc)) or exc.__class__.__name__
 
 
-def probe(path: str | Path, limits: VideoLimits | None = None) -> VideoInfo:
+def probe(path: str | Path, limits: VideoLimits | None = None, *, images: bool = False) -> VideoInfo:
     """Check ``path`` and decode its first video frame, or raise :class:`UnreadableVideo`.
 
     Refused before any decoding: a container outside :data:`DEMUXERS` (playlists, images), a codec outside
-    :data:`VIDEO_CODECS`, a picture or a duration beyond ``limits``. Untrusted files are probed in a limited
-    child process (:mod:`analysis.probe_sandbox`), not in the caller.
+    :data:`VIDEO_CODECS`, a picture or a duration beyond ``limits``. With ``images``, a single JPEG, PNG or
+    WebP picture (:data:`IMAGE_DEMUXERS`, each with its own codec) is accepted too, as ``VideoInfo.image``.
+    Untrusted files are probed in a limited child process (:mod:`analysis.probe_sandbox`), not in the caller.
     """
     limits = limits or VideoLimits()
     try:
-        with open_stored(path) as container:
+        with open_stored(path, images=images) as container:
             if not container.streams.video:
                 raise UnreadableVideo("the file has no video stream")
             stream = container.streams.video[0]
             codec = stream.codec_context.name
-            if codec not in VIDEO_CODECS:
+            image_codec = IMAGE_CODECS.get(container.format.name)
+            if image_codec is not None and codec != image_codec:
+                raise UnreadableVideo(f"the image codec {codec!r} is not accepted")
+            if image_codec is None and codec not in VIDEO_CODECS:
                 raise UnreadableVideo(f"the video codec {codec!r} is not accepted")
             width, height = stream.codec_context.width, stream.codec_context.height
             if width <= 0 or height <= 0:
@@ -159,6 +226,9 @@ def probe(path: str | Path, limits: VideoLimits | None = None) -> VideoInfo:
                 raise UnreadableVideo("the video stream holds no decodable frame")
             if (first.width, first.height) != (width, height):
                 raise UnreadableVideo("the video's frames do not have the size its header says")
+            if image_codec is not None:
+                return VideoInfo(duration_s=None, width=width, height=height, codec=codec, fps=None,
+                                 extension=_IMAGE_EXTENSIONS[codec], image=True)
             fps = float(stream.average_rate) if stream.average_rate else None
             return VideoInfo(duration_s=duration, width=width, height=height, codec=codec, fps=fps,
                              extension=_extension(container.format.name, codec))
@@ -166,12 +236,19 @@ def probe(path: str | Path, limits: VideoLimits | None = None) -> VideoInfo:
         raise
     except av.error.ArgumentError:
         # What FFmpeg answers when no allow-listed demuxer recognises the file.
+        if images:
+            raise UnreadableVideo(f"not an image ({IMAGES_ACCEPTED}) or a video in a container Sightline "
+                                  f"accepts ({ACCEPTED})") from None
         raise UnreadableVideo(f"not a video in a container Sightline accepts ({ACCEPTED})") from None
     except av.error.FFmpegError as exc:
         # ``strerror`` and not ``str(exc)``: the latter quotes the server's path of the file.
-        raise UnreadableVideo(f"not a readable video: {_describe(exc)}") from None
+        raise UnreadableVideo(f"{_unreadable(images)}: {_describe(exc)}") from None
     except (OSError, StopIteration, ValueError) as exc:
-        raise UnreadableVideo(f"not a readable video: {type(exc).__name__}") from None
+        raise UnreadableVideo(f"{_unreadable(images)}: {type(exc).__name__}") from None
+
+
+def _unreadable(images: bool) -> str:
+    return f"not a readable image ({IMAGES_ACCEPTED}) or video" if images else "not a readable video"
 
 
 class FrameSampler:
@@ -181,23 +258,49 @@ class FrameSampler:
     why, so the caller can record that the clip was analysed only in part.
     """
 
-    def __init__(self, path: str | Path, fps: float, size: int, mode: str = "stretch") -> None:
-        self.path, self.fps, self.size, self.mode = str(path), fps, size, mode
+    def __init__(self, path: str | Path, fps: float, size: int, mode: str = "stretch", *,
+                 images: bool = False, hwaccel: str | None = None) -> None:
+        """``images``: the file may be a single picture (:func:`open_stored`), which yields one frame at 0 ms.
+        ``hwaccel``: the FFmpeg hardware device type to decode on (``cuda``: NVDEC), used where
+        :func:`hw_decode_available` says so and the stream's codec has a decoder there, else software; ``None``:
+        ``SIGHTLINE.DECODE_HWACCEL`` (``SIGHTLINE_DECODE_HWACCEL``); ``""``: software."""
+        self.path, self.fps, self.size, self.mode, self.images = str(path), fps, size, mode, images
+        self.hwaccel = settings.SIGHTLINE.DECODE_HWACCEL if hwaccel is None else hwaccel
+        #: Whether the video stream is decoded on :attr:`hwaccel`'s device (known once iteration started).
+        self.hardware = False
         self.error: str | None = None
         self.frames_decoded = 0
         #: Presentation time of the last decoded frame, relative to the first (seconds).
         self.last_time = 0.0
 
+    def _open(self) -> av.container.InputContainer:
+        """The file, opened to decode on the :attr:`hwaccel` device where that is usable, else in software."""
+        self.hardware = False
+        if self.hwaccel and hw_decode_available(self.hwaccel):
+            from av.codec.hwaccel import HWAccel
+
+            try:
+                container = open_stored(self.path, images=self.images, hwaccel=HWAccel(
+                    self.hwaccel, allow_software_fallback=True, options=_hw_options(self.hwaccel)))
+            except (av.error.FFmpegError, RuntimeError):
+                pass  # opened again in software below, which says what is wrong with the file if anything is
+            else:
+                video = container.streams.video
+                self.hardware = bool(video) and bool(video[0].codec_context.is_hwaccel)
+                return container
+        return open_stored(self.path, images=self.images)
+
     def __iter__(self) -> Iterator[SampledFrame]:
         try:
-            container = open_stored(self.path)
+            container = self._open()
         except (av.error.FFmpegError, OSError) as exc:
             raise UnreadableVideo(f"not a readable video: {_describe(exc)}") from None
         with container:
             if not container.streams.video:
                 raise UnreadableVideo("the file has no video stream")
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
+            if not self.hardware:  # the device decodes on its own; frame threads would only hold more surfaces
+                stream.thread_type = "AUTO"
             origin: float | None = None
             next_due = 0.0
             step = 1.0 / self.fps

@@ -44,13 +44,16 @@ def _limit(limits: SandboxLimits) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def probe_isolated(path: str | Path, video: VideoLimits, sandbox: SandboxLimits | None = None) -> ProbeResult:
-    """:func:`analysis.decode.probe` of ``path`` in a limited child process; raises :class:`UnreadableVideo`."""
+def probe_isolated(path: str | Path, video: VideoLimits, sandbox: SandboxLimits | None = None, *,
+                   images: bool = False) -> ProbeResult:
+    """:func:`analysis.decode.probe` of ``path`` in a limited child process; raises :class:`UnreadableVideo`.
+
+    ``images``: a single JPEG, PNG or WebP picture is accepted too (``probe(..., images=True)``)."""
     sandbox = sandbox or SandboxLimits()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": "1",
            "PYTHONDONTWRITEBYTECODE": "1"}
     command = [sys.executable, "-m", "analysis.probe_sandbox", str(path), json.dumps(asdict(video)),
-               json.dumps(asdict(sandbox))]
+               json.dumps(asdict(sandbox)), *(["images"] if images else [])]
     try:
         # Not a shell, fixed arguments; the path is one argv element.
         child = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
@@ -78,9 +81,10 @@ def probe_isolated(path: str | Path, video: VideoLimits, sandbox: SandboxLimits 
 
 def _main(argv: list[str]) -> int:
     path, limits = argv[0], VideoLimits(**json.loads(argv[1]))
+    images = argv[3:4] == ["images"]
     _limit(SandboxLimits(**json.loads(argv[2])))
     try:
-        info = probe(path, limits)
+        info = probe(path, limits, images=images)
     except UnreadableVideo as exc:
         print(json.dumps({"error": str(exc)}))
         return 2

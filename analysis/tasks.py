@@ -7,6 +7,14 @@ a job that the next claim takes over. Transient database errors are retried with
 video fails its own job with a reason and never the worker. The task owns the job's row (claim, heartbeat
 with progress, outcome); the pipeline only reports progress to it.
 
+Scheduling (``backend.clips.jobs``): before its own job a task serves whatever is more urgent, and a long
+analysis looks between batches (every ``SIGHTLINE.ANALYSIS_PREEMPT_CHECK_S``) for live segments and
+synchronous requests, and serves them first, in this process, with the warm model: an hour-long upload
+delays a live camera's detections by one batch, not by its length. Its own heartbeat is refreshed before each
+job it serves. A camera's live segment whose predecessor is still being analysed elsewhere is left for
+that worker (which takes the camera's next segment when it finishes), so the segments resume each other's
+tracks in order.
+
 Importing this module is cheap: the detector (torch) is imported when a task first runs, so a web process
 that queues analyses never loads it.
 """
@@ -15,6 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 
 from celery import shared_task
 from django.conf import settings
@@ -22,7 +32,8 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from backend.clips import jobs
-from backend.clips.models import Clip
+from backend.clips.capacity import WorkerMeter
+from backend.clips.models import Clip, Priority
 from backend.eventlog.log import EventLog, NewEvent
 from backend.eventlog.models import EventType
 from backend.eventlog.schema import analysis_key
@@ -51,33 +62,114 @@ def warm_up() -> None:
         get_face_detector()
 
 
+_meter: WorkerMeter | None = None
+
+
+def meter() -> WorkerMeter:
+    """This process's analysis rate meter (``backend.clips.capacity``)."""
+    global _meter
+    if _meter is None:
+        _meter = WorkerMeter()
+    return _meter
+
+
 def analyse(clip_id: int) -> str:
-    """Analyse one clip now, in this process, if its job can be claimed; returns what happened."""
+    """Analyse one clip now, in this process, if its job can be claimed (serving anything more urgent
+    first); returns what happened to it."""
+    priority = jobs.priority_of(clip_id)
+    if priority is None:
+        return jobs.Claim.MISSING.value
+    serve_more_urgent(priority)
+    if priority == Priority.LIVE and jobs.defer_behind_earlier_segment(clip_id):
+        log.info("clip %s waits for its camera's previous segment", clip_id)
+        return "deferred"
+    outcome = _claim_and_run(clip_id, priority)
+    if priority == Priority.LIVE and outcome in (Clip.Status.DONE, Clip.Status.FAILED):
+        _follow_camera(clip_id)
+    return outcome
+
+
+def _claim_and_run(clip_id: int, priority: int) -> str:
     claim = jobs.claim(clip_id)
     if claim is not jobs.Claim.CLAIMED:
         log.info("clip %s not analysed here: %s", clip_id, claim.value)
         return claim.value
+    return _run_claimed(clip_id, priority)
+
+
+def _run_claimed(clip_id: int, priority: int) -> str:
     try:
-        return _run(clip_id)
+        return _run(clip_id, priority)
     except OperationalError:
         # Transient: give the job back so the retry can claim it at once. If the database is gone this
         # fails too; the job's heartbeat then goes stale and the sweep hands it out again.
         with contextlib.suppress(OperationalError):
             jobs.release(clip_id)
         raise
+    finally:
+        with contextlib.suppress(OperationalError):
+            meter().idle()
 
 
-def _run(clip_id: int) -> str:
+def _follow_camera(clip_id: int) -> None:
+    """After a live segment, its camera's next one (left queued by a worker that deferred it)."""
+    while (following := jobs.claim_next_segment(clip_id)) is not None:
+        _run_claimed(following, Priority.LIVE)
+        clip_id = following
+
+
+def _sync_waiting() -> bool:
+    from .on_demand import waiting
+
+    return bool(waiting())
+
+
+def serve_more_urgent(than: int, *, nested: bool = False, keep_alive: Callable[[], None] | None = None) -> int:
+    """Run, in this process, the jobs more urgent than ``than``: live segments, then synchronous requests,
+    then (not between batches of another job: ``nested``) uploads ahead of a re-run. Returns how many ran."""
+    from .on_demand import serve_waiting
+
+    served = 0
+    while True:
+        if keep_alive is not None:
+            keep_alive()
+        clip_id = jobs.claim_more_urgent(than, up_to=Priority.LIVE)
+        if clip_id is not None:
+            _run_claimed(clip_id, Priority.LIVE)
+        elif than > Priority.SYNC and serve_waiting(limit=1):
+            pass
+        elif not nested and (clip_id := jobs.claim_more_urgent(than)) is not None:
+            _run_claimed(clip_id, jobs.priority_of(clip_id) or Priority.UPLOAD)
+        else:
+            return served
+        served += 1
+
+
+def _run(clip_id: int, priority: int) -> str:
     from .detectors.registry import get_detector
     from .pipeline import AnalysisResult, ClipAnalysis
     from .privacy import privacy_for
 
     clip = Clip.objects.select_related("camera").get(pk=clip_id)
+    conf = settings.SIGHTLINE
+    label = Priority(priority).label
+    rate = meter()
+    rate.begin()
+    last_check = time.monotonic()
+    frames_so_far = 0
 
     def report(progress: float, so_far: AnalysisResult) -> None:
+        nonlocal last_check, frames_so_far
         jobs.beat(clip_id, progress=progress, frames_analysed=so_far.frames, detections=so_far.detections)
+        rate.tick(so_far.frames - frames_so_far, label)
+        frames_so_far = so_far.frames
+        if priority <= Priority.LIVE or time.monotonic() - last_check < conf.ANALYSIS_PREEMPT_CHECK_S:
+            return
+        if jobs.more_urgent_waiting(priority) or (priority > Priority.SYNC and _sync_waiting()):
+            serve_more_urgent(priority, nested=True, keep_alive=lambda: jobs.beat(clip_id))
+            rate.begin()
+        last_check = time.monotonic()
 
-    conf = settings.SIGHTLINE
     detector = get_detector(conf.DETECTOR)
     model = detector.model_id
     EventLog.append([_event(clip, EventType.ANALYSIS_STARTED, analysis_key("started", clip.pk, model),

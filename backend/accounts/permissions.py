@@ -38,3 +38,9 @@ class OperatorsOnly(BasePermission):
 
     def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
         return role_of(request.user) >= Role.OPERATOR
+
+
+class MayAnalyse(OperatorsOnly):
+    """Operators and admins only, reading included: the synchronous analyse API (``backend.analyze``)."""
+
+    message = "only operators and admins may analyse files"

@@ -20,6 +20,7 @@ ADMIN_PERMISSIONS = {
     "auth": ("add", "change", "delete", "view"),
     "knox": ("delete", "view"),
     "audit": ("view",),
+    "analyze": ("view",),
 }
 
 

@@ -5,6 +5,12 @@ An upload is checked before it is accepted: for a camera the user may see, a sta
 Only then is it kept, a ``clip.registered`` event appended and the analysis queued; the answer is 202 with
 the clip and its job. The same footage uploaded again for the camera (same SHA-256: a client retrying after a
 lost answer) gets 200 with the clip it already became, and is not analysed twice.
+
+Admission control (``capacity``): a stored upload is refused, and deleted, with ``503`` and ``Retry-After``
+when analysis is full (the uploads already waiting would not start within ``SIGHTLINE.ANALYSIS_MAX_DELAY_S``)
+and with ``429`` and ``Retry-After`` when the uploader's own footage waiting for analysis would pass
+``SIGHTLINE.UPLOAD_QUOTA_S``; the body says which, why and when to retry. It is checked after the file is
+stored so that the retry of an upload already accepted still gets its clip.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from backend.exports.privacy import playback_masking
 from backend.exports.renditions import rendition_for, retry_failed
 from backend.sightline.media import serve_file
 
+from . import capacity
 from .models import Clip
 from .services import AlreadyUploaded, UploadRejected, register_stored, store_upload
 
@@ -101,6 +108,17 @@ class ClipUploadSerializer(serializers.Serializer):
     )
 
 
+class RefusalSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    reason = serializers.ChoiceField(choices=["backlog", "live_saturated", "quota"],
+                                     help_text="backlog or live_saturated: analysis is full (503); quota: yours (429).")
+    retry_after_s = serializers.IntegerField(help_text="Also in the Retry-After header.")
+
+
+def refused(refusal: capacity.Refusal) -> Response:
+    return Response(refusal.body(), status=refusal.status, headers={"Retry-After": str(refusal.retry_after_s)})
+
+
 class NewestFirst(CursorPagination):
     # CursorPagination's default ordering is a "created" field, which clips do not have (every list
     # request answered 500).
@@ -121,9 +139,13 @@ class ClipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
     def get_serializer_class(self):  # type: ignore[no-untyped-def]
         return ClipUploadSerializer if self.action == "create" else ClipSerializer
 
-    @extend_schema(request=ClipUploadSerializer, responses={202: ClipSerializer, 200: ClipSerializer},
+    @extend_schema(request=ClipUploadSerializer,
+                   responses={202: ClipSerializer, 200: ClipSerializer, 429: RefusalSerializer,
+                              503: RefusalSerializer},
                    description="202: stored and queued for analysis. 200: this camera already has this exact "
-                               "footage (same SHA-256): the existing clip, not analysed again.")
+                               "footage (same SHA-256): the existing clip, not analysed again. 503: analysis is "
+                               "full; 429: your footage waiting for analysis is above your quota; both with "
+                               "Retry-After.")
     def create(self, request: Request, *args: object, **kwargs: object) -> Response:
         upload = ClipUploadSerializer(data=request.data, context={"request": request})
         upload.is_valid(raise_exception=True)
@@ -136,6 +158,13 @@ class ClipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
             return Response({"file": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         except AlreadyUploaded as exc:  # a retry of an upload whose answer was lost: the same clip, analysed once
             return Response(ClipSerializer(exc.clip, context={"request": request}).data, status=status.HTTP_200_OK)
+        state = capacity.queue_state()
+        refusal = capacity.admit_backlog(state) or capacity.admit_quota(
+            request.user, stored.info.duration_s or capacity.UNKNOWN_DURATION_S, camera.analysis_fps, state)
+        if refusal is not None:
+            stored.discard()
+            log.info("upload refused (%s): %s", refusal.reason, refusal.detail)
+            return refused(refusal)
         clip, created = register_stored(stored, camera=camera, started_at=data.get("started_at") or timezone.now(),
                                         uploaded_by=request.user)
         return Response(ClipSerializer(clip, context={"request": request}).data,

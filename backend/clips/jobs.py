@@ -10,6 +10,12 @@ Lifecycle: ``queued`` → (claimed by a worker) ``analysing`` → ``done`` or ``
   worker stopped beating (``heartbeat_at`` older than ``SIGHTLINE.ANALYSIS_HEARTBEAT_TIMEOUT_S``: killed,
   OOM, a deploy). Each claim counts an attempt; progress refreshes the heartbeat (:func:`beat`). A message
   delivered twice, or redelivered while its job runs, finds nothing to claim.
+- **Priority.** A job has a priority (``Clip.priority``: live segments, then uploads, then operators'
+  re-runs; synchronous requests sit between live and uploads in their own table, ``backend.analyze``).
+  The broker delivers in its order; the worker reorders: before its own job it claims what is more urgent
+  (:func:`claim_more_urgent`), and a long analysis serves waiting live segments between its batches
+  (``analysis.tasks``). A camera's live segments are analysed one at a time and oldest first, so each one
+  resumes the tracks of the one before.
 - **Sweep.** :func:`sweep` (every ``SIGHTLINE.JOB_SWEEP_EVERY_S`` in each worker, and ``manage.py
   sweep_jobs``) re-sends what the broker may have lost (queued and not dispatched, or dispatched long ago
   without starting; analysing with a dead worker) and fails jobs that used up their attempts, with the
@@ -26,7 +32,7 @@ from datetime import timedelta
 from enum import Enum
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -34,7 +40,7 @@ from backend.eventlog.log import EventLog, NewEvent
 from backend.eventlog.models import EventType
 from backend.eventlog.schema import analysis_key
 
-from .models import Clip
+from .models import Clip, Priority
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +120,75 @@ def fail_exhausted(clip_id: int) -> bool:
 
 
 def requeue(clip_id: int) -> None:
-    """An operator's explicit re-run (the demo after a failed run): the job starts over with fresh attempts."""
+    """An operator's explicit re-run (the demo after a failed run): the job starts over with fresh attempts,
+    behind uploads (re-analysis is the least urgent work)."""
     Clip.objects.filter(pk=clip_id).exclude(status=Clip.Status.DONE).update(
-        status=Clip.Status.QUEUED, attempts=0, heartbeat_at=None, dispatched_at=None, error="")
+        status=Clip.Status.QUEUED, attempts=0, heartbeat_at=None, dispatched_at=None, error="",
+        priority=Priority.REANALYSIS)
+
+
+def _earlier_live_in_flight(clip: Clip) -> bool:
+    stale = timezone.now() - timedelta(seconds=settings.SIGHTLINE.ANALYSIS_HEARTBEAT_TIMEOUT_S)
+    return Clip.objects.filter(camera_id=clip.camera_id, priority=Priority.LIVE, status=Clip.Status.ANALYSING,
+                               heartbeat_at__gte=stale, started_at__lt=clip.started_at).exists()
+
+
+def defer_behind_earlier_segment(clip_id: int) -> bool:
+    """Leave a live segment queued while an earlier one of its camera is being analysed: that worker takes it
+    next (:func:`claim_next_segment`). Its message is spent, so it is marked undispatched: if that worker dies,
+    the sweep sends it again. True when deferred."""
+    clip = Clip.objects.filter(pk=clip_id, status=Clip.Status.QUEUED).only("camera_id", "started_at").first()
+    if clip is None or not _earlier_live_in_flight(clip):
+        return False
+    Clip.objects.filter(pk=clip_id, status=Clip.Status.QUEUED).update(dispatched_at=None)
+    return True
+
+
+def claim_next_segment(clip_id: int) -> int | None:
+    """Claim the live segment of the same camera that follows ``clip_id``, if it is waiting: its id."""
+    clip = Clip.objects.filter(pk=clip_id).only("camera_id", "started_at").first()
+    if clip is None:
+        return None
+    following = (Clip.objects.filter(camera_id=clip.camera_id, priority=Priority.LIVE, status=Clip.Status.QUEUED,
+                                     started_at__gt=clip.started_at)
+                 .order_by("started_at", "pk").values_list("pk", flat=True).first())
+    if following is None or claim(following) is not Claim.CLAIMED:
+        return None
+    return following
+
+
+def priority_of(clip_id: int) -> int | None:
+    return Clip.objects.filter(pk=clip_id).values_list("priority", flat=True).first()
+
+
+def more_urgent_waiting(than: int) -> bool:
+    """Whether a queued job is more urgent than ``than`` (one indexed query: cheap between batches)."""
+    return than > 0 and Clip.objects.filter(status=Clip.Status.QUEUED, priority__lt=than).exists()
+
+
+def claim_more_urgent(than: int, *, up_to: int | None = None) -> int | None:
+    """Claim the most urgent claimable job more urgent than ``than`` (and at least as urgent as ``up_to``):
+    its id, or ``None``.
+
+    Order: priority, then cameras with nothing of that priority in analysis now (no camera starves another),
+    then the oldest. A camera's live segment waits while another of its live segments is analysed, so that
+    its segments are analysed in order (each resumes the previous one's tracks).
+    """
+    if than <= 0:
+        return None
+    limit = settings.SIGHTLINE.ANALYSIS_MAX_ATTEMPTS
+    stale = timezone.now() - timedelta(seconds=settings.SIGHTLINE.ANALYSIS_HEARTBEAT_TIMEOUT_S)
+    in_flight = Clip.objects.filter(status=Clip.Status.ANALYSING, heartbeat_at__gte=stale,
+                                    camera_id=OuterRef("camera_id"), priority=OuterRef("priority"))
+    candidates = (Clip.objects.filter(_claimable(), priority__lt=than, attempts__lt=limit)
+                  .annotate(camera_busy=Exists(in_flight))
+                  .exclude(priority=Priority.LIVE, camera_busy=True))
+    if up_to is not None:
+        candidates = candidates.filter(priority__lte=up_to)
+    for clip_id in candidates.order_by("priority", "camera_busy", "created_at", "pk").values_list("pk", flat=True)[:8]:
+        if claim(clip_id) is Claim.CLAIMED:
+            return clip_id
+    return None
 
 
 def dispatch(clip_id: int) -> bool:

@@ -25,7 +25,19 @@ def clip_upload_to(instance: Clip, filename: str) -> str:
     return f"clips/{instance.camera_id}/{now:%Y/%m}/{uuid.uuid4().hex}{suffix}"
 
 
+class Priority(models.IntegerChoices):
+    """Who waits for an analysis, most urgent first (``backend.clips.scheduling``): a live camera's segment, a
+    synchronous request (``POST /api/v1/analyze/``, its own table), an upload, an operator's re-run."""
+
+    LIVE = 0, "live"
+    SYNC = 1, "synchronous"
+    UPLOAD = 2, "upload"
+    REANALYSIS = 3, "re-analysis"
+
+
 class Clip(models.Model):
+    Priority = Priority
+
     class Status(models.TextChoices):
         QUEUED = "queued"
         ANALYSING = "analysing"
@@ -47,6 +59,8 @@ class Clip(models.Model):
     codec = models.CharField(max_length=32, blank=True)
     size_bytes = models.BigIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.UPLOAD,
+                                                help_text="Analysis priority: lower goes first.")
     progress = models.FloatField(default=0.0, help_text="0 to 1")
     error = models.TextField(blank=True)
     frames_analysed = models.PositiveIntegerField(default=0)
@@ -75,7 +89,8 @@ class Clip(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["camera", "started_at"]),
-                   models.Index(fields=["status", "dispatched_at"], name="clip_job_sweep")]
+                   models.Index(fields=["status", "dispatched_at"], name="clip_job_sweep"),
+                   models.Index(fields=["status", "priority", "created_at"], name="clip_job_schedule")]
         constraints = [
             models.UniqueConstraint(fields=["camera", "content_sha256"], condition=~models.Q(content_sha256=""),
                                     name="clip_unique_content_per_camera"),
@@ -100,3 +115,21 @@ class Clip(models.Model):
         if previous is None or abs((self.started_at - previous.ends_at).total_seconds()) > max_gap_s:
             return None
         return previous
+
+
+class AnalysisWorker(models.Model):
+    """One analysis worker process as it last reported itself: what the queue view shows and what admission
+    control divides the backlog by (``backend.clips.scheduling``). Written only by the worker itself."""
+
+    name = models.CharField(max_length=200, unique=True, help_text="host:pid")
+    started_at = models.DateTimeField(auto_now_add=True)
+    seen_at = models.DateTimeField(db_index=True)
+    #: Frames per second while analysing, measured over its recent work (an exponential average).
+    frames_per_s = models.FloatField(default=0.0)
+    frames_total = models.BigIntegerField(default=0)
+    busy_s_total = models.FloatField(default=0.0)
+    #: What it is analysing now: ``"live"``, ``"upload"``… or empty when idle.
+    current_priority = models.CharField(max_length=16, blank=True)
+
+    def __str__(self) -> str:
+        return self.name

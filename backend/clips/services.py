@@ -1,7 +1,8 @@
 """Storing and registering clips: the one path shared by uploads (API and admin), the demo and the recorder.
 
 :func:`store_upload` checks a file (not empty, within ``SIGHTLINE.MAX_UPLOAD_BYTES`` where asked, a video
-PyAV can decode a frame of), puts it in media storage and probes it; a file it refuses is not kept.
+PyAV can decode a frame of), puts it in media storage and probes it; a file it refuses is not kept. Its steps
+(:func:`check_size`, :func:`store_probed`) are the synchronous analyse API's too (``backend.analyze``).
 :func:`register_clip` then creates the clip, logs ``clip.registered`` and queues its analysis;
 :func:`register_stored` does that for a :class:`StoredUpload` and deletes its file if registering fails.
 Uploads are recognised by their SHA-256 per camera: the same footage uploaded again (a client retrying
@@ -78,24 +79,46 @@ def store_upload(content: File | IO[bytes], camera: Camera, *, original_name: st
     ``limit`` applies ``SIGHTLINE.MAX_UPLOAD_BYTES`` (uploads); the recorder's own segments pass ``False``.
     """
     content = content if isinstance(content, File) else File(content)
-    size = content.size
-    if not size:
-        raise UploadRejected("the file is empty")
-    max_bytes = settings.SIGHTLINE.MAX_UPLOAD_BYTES
-    if limit and size > max_bytes:
-        raise UploadRejected(f"the file is larger than the limit of {max_bytes} bytes")
+    check_size(content, settings.SIGHTLINE.MAX_UPLOAD_BYTES if limit else None)
     sha256 = _sha256(content)
     existing = _already_uploaded(camera, sha256)
     if existing is not None:
         raise AlreadyUploaded(existing)
-    # Stored under a neutral name first: the extension comes from what the probe found, never from the
-    # uploader's file name (which would decide the Content-Type it is served with).
-    name = default_storage.save(storage_name_for(camera, PROBING), content)
+    # Untrusted uploads are probed in a limited child process; the recorder's own segments (remuxed by
+    # Sightline) in this one.
+    name, info = store_probed(content, storage_name_for(camera, PROBING), limits=video_limits(), isolated=limit)
+    return StoredUpload(name=name, info=info, original_name=original_name, sha256=sha256)
+
+
+def check_size(content: File, max_bytes: int | None) -> None:
+    """Refuse an empty file, or one above ``max_bytes`` (``None``: no limit), with :class:`UploadRejected`."""
+    size = content.size
+    if not size:
+        raise UploadRejected("the file is empty")
+    if max_bytes is not None and size > max_bytes:
+        raise UploadRejected(f"the file is larger than the limit of {max_bytes} bytes")
+
+
+def store_probed(content: File, name: str, *, limits: VideoLimits, isolated: bool = True,
+                 images: bool = False) -> tuple[str, VideoInfo]:
+    """Put ``content`` in media storage as ``name`` (ending in :data:`PROBING`), probe it and give it the
+    extension its probe found; returns the stored name and what the probe found. A file the probe refuses
+    raises :class:`UploadRejected` and is not kept (nor is it on any other error).
+
+    The file is stored under a neutral name first: the extension comes from what the probe found, never from
+    the uploader's file name (which would decide the Content-Type it is served with). ``isolated`` probes it in
+    the limited child process (:mod:`analysis.probe_sandbox`: every untrusted file); ``images`` accepts a
+    single JPEG, PNG or WebP picture too (``analysis.decode.probe``).
+    """
+    if not name.endswith(PROBING):
+        raise ValueError(f"a file being probed is stored under a name ending in {PROBING}")
+    name = default_storage.save(name, content)
     try:
         path = default_storage.path(name)
-        # Untrusted uploads are probed in a limited child process; the recorder's own segments (remuxed
-        # by Sightline) in this one.
-        info = probe_isolated(path, video_limits(), sandbox_limits()).info if limit else probe(path, video_limits())
+        if isolated:
+            info = probe_isolated(path, limits, sandbox_limits(), images=images).info
+        else:
+            info = probe(path, limits, images=images)
         final = name.removesuffix(PROBING) + info.extension
         os.replace(path, default_storage.path(final))
     except UnreadableVideo as exc:
@@ -104,7 +127,7 @@ def store_upload(content: File | IO[bytes], camera: Camera, *, original_name: st
     except BaseException:
         default_storage.delete(name)
         raise
-    return StoredUpload(name=final, info=info, original_name=original_name, sha256=sha256)
+    return final, info
 
 
 def video_limits() -> VideoLimits:
@@ -151,7 +174,9 @@ def register_clip(*, camera: Camera, stored_name: str, info: VideoInfo, started_
 
     Must run inside a transaction: the task is queued only once the clip is committed.
     """
+    priority = Clip.Priority.LIVE if source == Clip.Source.RECORDING else Clip.Priority.UPLOAD
     clip = Clip(camera=camera, started_at=started_at, original_name=original_name[:255], source=source,
+                priority=priority,
                 duration_s=info.duration_s, width=info.width, height=info.height, codec=info.codec,
                 uploaded_by=uploaded_by if uploaded_by is not None and uploaded_by.is_authenticated else None)
     clip.file.name = stored_name

@@ -6,13 +6,21 @@ import threading
 import time
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_init, worker_ready, worker_shutdown
+from celery.signals import (
+    setup_logging,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.sightline.settings")
 
 app = Celery("sightline")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["analysis", "search", "backend.exports"])
+# The synchronous analyse API's task (analysis.analyse_request) lives beside its claim and run.
+app.autodiscover_tasks(["analysis"], related_name="on_demand")
 
 
 @worker_process_init.connect
@@ -28,6 +36,23 @@ def _warm_detector(**_: object) -> None:
 
         torch.set_num_threads(conf.TORCH_THREADS)
     warm_up()
+    # The worker process says it is alive (the queue view and admission control count it; see
+    # backend.clips.capacity); the frames/s it measures are written as it analyses.
+    from analysis.tasks import meter
+    from backend.clips.capacity import start_presence
+
+    start_presence(meter().name)
+
+
+@worker_process_shutdown.connect
+def _leave(**_: object) -> None:
+    from analysis.tasks import meter
+    from backend.clips.capacity import leave
+
+    try:
+        leave(meter().name)
+    except Exception as exc:  # the database is away: the row goes stale and is pruned
+        log.debug("worker row not removed: %s", exc.__class__.__name__)
 
 
 log = logging.getLogger(__name__)
@@ -48,7 +73,8 @@ def _django_logging(**_: object) -> None:
 @worker_ready.connect
 def _start_job_sweeper(**_: object) -> None:
     """Each worker sweeps the job table (``backend.clips.jobs.sweep``) from its main process, at once and
-    every ``SIGHTLINE.JOB_SWEEP_EVERY_S``: lost messages are sent again, dead workers' jobs handed out. It
+    every ``SIGHTLINE.JOB_SWEEP_EVERY_S``: lost messages are sent again, dead workers' jobs handed out, expired
+    synchronous analysis requests deleted (``analysis.on_demand.sweep``). It
     applies retention and the disk floor every ``SIGHTLINE.RETENTION_EVERY_S`` (``backend.clips.retention``)."""
     from django.conf import settings
 
@@ -65,6 +91,8 @@ def _sweep_forever(every: float) -> None:
     from django.conf import settings
     from django.db import close_old_connections, connection
 
+    from analysis.on_demand import sweep as sweep_requests
+    from backend.clips.capacity import prune_workers
     from backend.clips.jobs import sweep
     from backend.clips.retention import apply_retention
     from backend.exports.jobs import sweep as sweep_renders
@@ -77,9 +105,11 @@ def _sweep_forever(every: float) -> None:
             close_old_connections()
             sweep()
             sweep_renders()
+            sweep_requests()
             if time.monotonic() - last_retention >= retention_every:
                 last_retention = time.monotonic()
                 apply_retention()
+                prune_workers()
         except Exception as exc:  # the database or the broker is away: try again at the next sweep
             log.warning("job sweep failed: %s", redact(str(exc)) or exc.__class__.__name__)
         finally:

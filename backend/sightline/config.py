@@ -102,6 +102,9 @@ class SightlineSettings(BaseSettings):
     DETECTOR_INPUT: Literal["stretch", "letterbox"] = Field("stretch", validation_alias=_env("DETECTOR_INPUT"))
     DETECTOR: str = Field("centernet", validation_alias=_env("DETECTOR"))
     ANALYSIS_BATCH_SIZE: int = Field(4, ge=1, le=256, validation_alias=_env("ANALYSIS_BATCH_SIZE"))
+    #: FFmpeg hardware device type analysis decodes on where it exists (``cuda``: NVDEC); empty: software.
+    DECODE_HWACCEL: Literal["", "cuda", "qsv", "drm", "amf", "vaapi"] = Field(
+        "", validation_alias=_env("DECODE_HWACCEL"))
     #: torch intra-op threads in a worker; 0 lets torch decide.
     TORCH_THREADS: int = Field(0, ge=0, le=256, validation_alias=_env("TORCH_THREADS"))
     #: Largest upload accepted (API and admin).
@@ -123,6 +126,17 @@ class SightlineSettings(BaseSettings):
     ANALYSIS_REDISPATCH_S: float = Field(300.0, ge=1.0, le=86_400.0, validation_alias=_env("ANALYSIS_REDISPATCH_S"))
     #: Hard limit of one analysis task; the broker's visibility timeout is kept above it.
     ANALYSIS_TIME_LIMIT_S: int = Field(3 * 3600, ge=10, le=7 * 86_400, validation_alias=_env("ANALYSIS_TIME_LIMIT_S"))
+    #: Admission control (``backend.clips.capacity``): uploads are refused (503, Retry-After) while the uploads
+    #: already waiting would take longer than this to start; 0: never refused for the backlog.
+    ANALYSIS_MAX_DELAY_S: float = Field(4 * 3600.0, ge=0.0, le=30 * 86_400.0,
+                                        validation_alias=_env("ANALYSIS_MAX_DELAY_S"))
+    #: Frames/s a worker is taken to analyse before it has measured its own rate.
+    ANALYSIS_ASSUMED_FPS: float = Field(10.0, gt=0.0, le=100_000.0, validation_alias=_env("ANALYSIS_ASSUMED_FPS"))
+    #: Each user's uploaded footage waiting for analysis, in seconds of video, above which a new upload is
+    #: refused (429, Retry-After); 0: no quota.
+    UPLOAD_QUOTA_S: float = Field(8 * 3600.0, ge=0.0, le=365 * 86_400.0, validation_alias=_env("UPLOAD_QUOTA_S"))
+    #: How often a long analysis looks, between batches, for live segments and synchronous requests to serve first.
+    ANALYSIS_PREEMPT_CHECK_S: float = Field(0.5, ge=0.0, le=60.0, validation_alias=_env("ANALYSIS_PREEMPT_CHECK_S"))
     #: How often a worker sweeps the job table for lost, dead and exhausted jobs.
     JOB_SWEEP_EVERY_S: float = Field(30.0, ge=0.5, le=3600.0, validation_alias=_env("JOB_SWEEP_EVERY_S"))
     #: Uploads follow their camera's ``retention_days`` like recordings (else kept until deleted by hand).
@@ -170,6 +184,20 @@ class SightlineSettings(BaseSettings):
     EXPORT_MAX_MARGIN_S: float = Field(300.0, ge=0.0, le=3600.0, validation_alias=_env("EXPORT_MAX_MARGIN_S"))
     #: An export (or a masked rendition) is rendered and verified this many times before it fails.
     EXPORT_MAX_ATTEMPTS: int = Field(3, ge=1, le=20, validation_alias=_env("EXPORT_MAX_ATTEMPTS"))
+
+    # Synchronous analysis (POST /api/v1/analyze/): an image or a short clip analysed by the workers while the
+    # client waits (backend/analyze, analysis/on_demand.py); results are never events, sightings or clips.
+    #: How long the request waits for its result before it answers 504 with the job to poll; a client may ask
+    #: for less (``?timeout=``).
+    ANALYZE_TIMEOUT_S: float = Field(10.0, gt=0, le=300.0, validation_alias=_env("ANALYZE_TIMEOUT_S"))
+    #: Largest file accepted (the upload gate answers 413 to a body declaring more).
+    ANALYZE_MAX_BYTES: int = Field(50 * 1024**2, ge=1024, validation_alias=_env("ANALYZE_MAX_BYTES"))
+    #: Longest clip accepted, from its headers (a file holding more is analysed only this far).
+    ANALYZE_MAX_DURATION_S: float = Field(10.0, gt=0, le=3600.0, validation_alias=_env("ANALYZE_MAX_DURATION_S"))
+    #: Frames a second analysed in a clip.
+    ANALYZE_FPS: float = Field(5.0, gt=0, le=60.0, validation_alias=_env("ANALYZE_FPS"))
+    #: A finished request (and its result) is kept this long, then swept; its file goes as soon as it is analysed.
+    ANALYZE_RESULT_TTL_S: float = Field(3600.0, ge=1.0, le=7 * 86_400.0, validation_alias=_env("ANALYZE_RESULT_TTL_S"))
 
     # Live view (backend/recorder/live.py, backend/recorder/live_api.py): HLS made from the recorder's own
     # connection while someone watches, faces masked for whoever may not unmask.

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "backend.cameras",
     "backend.clips",
     "backend.exports",
+    "backend.analyze",
     "backend.eventlog",
     "backend.recorder.apps.RecorderAppConfig",
     "backend.live.apps.LiveConfig",
@@ -222,7 +223,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # One name for the masking choices, whether a field is a camera's privacy_mask or an export's masking.
-    "ENUM_NAME_OVERRIDES": {"MaskingEnum": "backend.cameras.models.Masking"},
+    # One name for the statuses of jobs that analyse (a clip's, a synchronous analysis request's).
+    "ENUM_NAME_OVERRIDES": {"MaskingEnum": "backend.cameras.models.Masking",
+                            "JobStatusEnum": "backend.analyze.models.AnalysisRequest.Status"},
 }
 
 # Celery: a broker on the local file system needs no server; Redis when configured.

@@ -5,7 +5,8 @@ so a size limit or a login check in Django comes after the disk has been filled.
 headers first:
 
 - a declared ``Content-Length`` above ``SIGHTLINE.MAX_UPLOAD_BYTES`` (plus room for the form's other fields)
-  is answered 413 at once;
+  is answered 413 at once; under :data:`ANALYZE_PATH` (the synchronous analyse API) the limit is
+  ``SIGHTLINE.ANALYZE_MAX_BYTES``;
 - a body above :data:`SMALL_BODY` bytes, or of unknown length (chunked), is let in only for a signed-in user
   (a valid session cookie or API token), else 401, unread;
 - while the body streams, its bytes are counted: one that outgrows the limit (a chunked upload, which
@@ -31,6 +32,16 @@ SMALL_BODY = 1024 * 1024
 #: Room for the multipart framing and the other fields of an upload form.
 FORM_ALLOWANCE = 64 * 1024
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+#: Bodies sent here are limited to ``SIGHTLINE.ANALYZE_MAX_BYTES`` (if below the upload limit).
+ANALYZE_PATH = "/api/v1/analyze/"
+
+
+def _limit_for(path: str) -> int:
+    """The largest file a request to ``path`` may carry."""
+    conf = settings.SIGHTLINE
+    if path.startswith(ANALYZE_PATH):
+        return min(conf.ANALYZE_MAX_BYTES, conf.MAX_UPLOAD_BYTES)
+    return conf.MAX_UPLOAD_BYTES
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -76,9 +87,8 @@ async def _answer(send: Any, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def _too_large(send: Any) -> None:
-    await _answer(send, 413, f"the request is larger than the upload limit of {settings.SIGHTLINE.MAX_UPLOAD_BYTES} "
-                             "bytes")
+async def _too_large(send: Any, limit: int) -> None:
+    await _answer(send, 413, f"the request is larger than the upload limit of {limit} bytes")
 
 
 class UploadGate:
@@ -88,14 +98,15 @@ class UploadGate:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope.get("method") not in _WITH_BODY:
             return await self.app(scope, receive, send)
-        limit = settings.SIGHTLINE.MAX_UPLOAD_BYTES + FORM_ALLOWANCE
+        file_limit = _limit_for(scope.get("path", ""))
+        limit = file_limit + FORM_ALLOWANCE
         declared = _header(scope, b"content-length")
         try:
             length = int(declared) if declared is not None else None
         except ValueError:
             return await _answer(send, 400, "the Content-Length header is not a number")
         if length is not None and length > limit:
-            return await _too_large(send)
+            return await _too_large(send, file_limit)
         if length is None or length > SMALL_BODY:
             signed_in = await sync_to_async(_signed_in, thread_sensitive=True)(
                 _header(scope, b"cookie"), _header(scope, b"authorization"))
@@ -124,4 +135,4 @@ class UploadGate:
 
         await self.app(scope, counting_receive, watching_send)
         if too_large and not started:
-            await _too_large(send)
+            await _too_large(send, file_limit)

@@ -5,9 +5,11 @@ from rest_framework.routers import DefaultRouter
 
 from backend.accounts.api import MeView, TokenView
 from backend.accounts.session_api import SessionView
+from backend.analyze.api import AnalyzeViewSet
 from backend.audit.api import AuditListView
 from backend.cameras.api import CameraViewSet
 from backend.clips.api import ClipViewSet
+from backend.clips.queue_api import AnalysisQueueView
 from backend.eventlog.api import EventListView
 from backend.exports.api import CaseViewSet, ExportViewSet
 from backend.recorder.live_api import LivePlaylistView, LiveSegmentView
@@ -21,6 +23,7 @@ router.register("cameras", CameraViewSet, basename="camera")
 router.register("clips", ClipViewSet, basename="clip")
 router.register("exports", ExportViewSet, basename="export")
 router.register("cases", CaseViewSet, basename="case")
+router.register("analyze", AnalyzeViewSet, basename="analyze")
 
 api_v1 = [
     path("auth/token/", TokenView.as_view(), name="token"),
@@ -32,6 +35,7 @@ api_v1 = [
     path("sightings/<int:sighting_id>/track/", SightingTrackView.as_view(), name="sighting-track"),
     path("events/", EventListView.as_view(), name="events"),
     path("audit/", AuditListView.as_view(), name="audit"),
+    path("analysis/queue/", AnalysisQueueView.as_view(), name="analysis-queue"),
     path("cameras/<int:pk>/live/index.m3u8", LivePlaylistView.as_view(), name="camera-live-playlist"),
     path("cameras/<int:pk>/live/<str:name>", LiveSegmentView.as_view(), name="camera-live-segment"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -183,3 +183,77 @@ def test_the_onnx_runtime_path_gives_the_torch_paths_detections(detector: Center
         for a, b in zip(want, got, strict=True):
             assert abs(a.confidence - b.confidence) < 1e-3
             assert max(abs(a.x1 - b.x1), abs(a.y1 - b.y1), abs(a.x2 - b.x2), abs(a.y2 - b.y2)) * SIDE < 0.5
+
+
+def _box_px(a: Detection, b: Detection) -> float:
+    return max(abs(a.x1 - b.x1), abs(a.y1 - b.y1), abs(a.x2 - b.x2), abs(a.y2 - b.y2)) * SIDE
+
+
+@pytest.mark.slow
+def test_the_fp16_path_gives_the_fp32_detections(detector: CenterNetDetector, frames: np.ndarray) -> None:
+    """What CUDA runs by default (the body in fp16, channels-last weights), run here on the CPU, where torch
+    has fp16 convolutions too (slowly: about 2.5 s a frame on this project's 2-core machine): on real CCTV
+    frames, every detection at or above 0.3 in one precision is in the other, same label, box within 2 px,
+    confidence within 0.02. Near 0.3 a score may fall on the other side, so counterparts are sought from
+    0.28; their order may differ where two scores nearly tie."""
+    assert (detector.dtype, detector.channels_last) == (torch.float32, False)  # a CPU's default
+    half = CenterNetDetector(device="cpu", threads=2, half=True, channels_last=True)
+    assert half.dtype == torch.float16 and half.channels_last
+    assert half.model_id == detector.model_id
+    assert next(half.body.buffers()).dtype == torch.float16
+    threshold, margin = 0.3, 0.02
+    sample = frames[:3]
+    expected, found = detector.detect(sample, threshold - margin), half.detect(sample, threshold - margin)
+    assert sum(len([d for d in f if d.confidence >= threshold]) for f in expected) >= 15
+    raw = half.raw_detections(sample[:1])
+    assert raw.dtype == torch.float32 and raw.shape == (1, half.top_k, 6)
+    for want, got in zip(expected, found, strict=True):
+        for ours, theirs in ((want, got), (got, want)):
+            left = list(theirs)
+            for a in ours:
+                if a.confidence < threshold:
+                    continue
+                same_label = [b for b in left if b.label == a.label]
+                assert same_label, f"{a} has no counterpart in the other precision"
+                b = min(same_label, key=lambda b, a=a: _box_px(a, b))
+                assert _box_px(a, b) < 2.0 and abs(a.confidence - b.confidence) < margin, (a, b)
+                left.remove(b)
+
+
+def test_decoding_a_half_precision_body_builds_rows_in_fp32() -> None:
+    """Peaks and top-k in the heat map's own fp16 pick what they pick on the same values in fp32; the rows
+    come out in fp32, so a corner at 500 px keeps its fraction of a pixel (fp16 steps by 0.25 px there)."""
+    generator = torch.Generator().manual_seed(7)
+    n, h, w, c = 2, 16, 16, 3
+    distinct = torch.randperm(n * h * w * c, generator=generator).float() / (n * h * w * c)  # no ties in fp16
+    heatmap = distinct.reshape(n, h, w, c).half()
+    wh = (torch.rand((n, h, w, 4), generator=generator) * 40 + 0.3).half()
+    rows = decode_centernet(heatmap, wh, top_k=20, stride=32.0)
+    reference = decode_centernet(heatmap.float(), wh.float(), top_k=20, stride=32.0)
+    assert rows.dtype == torch.float32
+    assert torch.equal(rows, reference)
+
+
+def test_hardware_decode_falls_back_to_software_when_there_is_no_device(footage_h264: Path, vtest_path: Path,
+                                                                         tmp_path: Path) -> None:
+    """``hwaccel="cuda"`` on a machine with no usable NVDEC (this CPU machine) decodes in software without a
+    word, frame for frame what software decoding gives; H.264 has a CUDA decoder, MS-MPEG4 (vtest.avi) none.
+    A device type this FFmpeg lacks is no error either, and a broken file still says it is unreadable."""
+    from analysis.decode import FrameSampler, UnreadableVideo, hw_decode_available
+
+    assert not hw_decode_available("no-such-device")
+    for path in (footage_h264, vtest_path):
+        software = [f.model_rgb for f in FrameSampler(path, 2, SIDE, hwaccel="")]
+        for kind in ("cuda", "no-such-device"):
+            sampler = FrameSampler(path, 2, SIDE, hwaccel=kind)
+            picked = [f.model_rgb for f in sampler]
+            assert len(picked) == len(software) >= 10
+            assert not sampler.hardware or (kind == "cuda" and hw_decode_available("cuda"))
+            if not sampler.hardware:
+                assert all(np.array_equal(a, b) for a, b in zip(picked, software, strict=True))
+            else:  # a machine with NVDEC: its pictures, converted by the same swscale, within rounding
+                assert all(np.abs(a.astype(int) - b).mean() < 2 for a, b in zip(picked, software, strict=True))
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\0" * 4096)
+    with pytest.raises(UnreadableVideo):
+        list(FrameSampler(broken, 2, SIDE, hwaccel="cuda"))

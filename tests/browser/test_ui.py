@@ -96,6 +96,12 @@ def test_cameras_page_lists_state_and_admin_link(page, server):
     assert row.get_by_role("link", name="Edit").get_attribute("href").startswith("/admin/cameras/camera/")
     row.get_by_role("button", name="Gaps").click()
     page.get_by_text("No recording gaps.").wait_for()
+    # The analysis queue: every priority with its depth and expected wait, and whether uploads are accepted.
+    queue = page.get_by_role("region", name="Analysis queue")
+    queue.get_by_role("row").filter(has_text="re-analysis").wait_for()
+    assert [r.inner_text().split("\t")[0] for r in queue.get_by_role("row").all()[1:]] == [
+        "live", "synchronous", "upload", "re-analysis"]
+    assert "frames/s" in queue.inner_text() or "No analysis worker is running" in queue.inner_text()
     screenshot(page, "cameras")
 
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
+from backend.analyze.models import AnalysisRequest
 from backend.clips.models import Clip
 from backend.exports.models import Case as Case_
 from backend.exports.models import Export
@@ -77,6 +78,7 @@ RULES: dict[str, list[Case]] = {
     "v1:events": [Case("v1:events", expected=signed_in(200))],
     "v1:schema": [Case("v1:schema", expected=signed_in(200))],
     "v1:audit": [Case("v1:audit", expected=at_least("admin", 200))],
+    "v1:analysis-queue": [Case("v1:analysis-queue", expected=signed_in(200))],
     "v1:sighting": [Case("v1:sighting", target="lobby", expected=signed_in(200)),
                     Case("v1:sighting", target="vault", expected=signed_in(200, others=404))],
     "v1:sighting-thumbnail": [
@@ -130,6 +132,14 @@ RULES: dict[str, list[Case]] = {
                        Case("v1:case-detail", "patch", target="lobby", body={}, expected=at_least("operator", 200))],
     "v1:case-close": [Case("v1:case-close", "post", target="lobby", expected=at_least("operator", 200))],
     "v1:case-reopen": [Case("v1:case-reopen", "post", target="lobby", expected=at_least("operator", 200))],
+    # Synchronous analysis: operators and admins; a request is its requester's (the lobby one is the operator's,
+    # the vault one the admin's) and every admin's: another operator's reads as unknown.
+    "v1:analyze-list": [Case("v1:analyze-list", "post", body={}, format="multipart",
+                             expected=at_least("operator", 400)),
+                        Case("v1:analyze-list", expected=at_least("operator", 405))],
+    "v1:analyze-detail": [
+        Case("v1:analyze-detail", target="lobby", expected=at_least("operator", 200)),
+        Case("v1:analyze-detail", target="vault", expected={**at_least("operator", 404), "admin": 200})],
     # Every page of the Django admin: staff (the admin role) only; everyone else goes to its login page.
     "admin:*": [],
 }
@@ -183,8 +193,11 @@ def world(own_media):
         export = Export.objects.create(camera=camera, start=timezone.now(), end=timezone.now(), masking="faces",
                                        status=Export.Status.DONE, file=exported, manifest={"export": n}, case=case)
         key = "lobby" if camera is lobby else "vault"
+        analysis = AnalysisRequest.objects.create(
+            requested_by=users["operator" if camera is lobby else "admin"], kind="image", status="done",
+            result={"kind": "image", "model": "m", "width": 1, "height": 1, "detections": []})
         objects[key] = {"camera": camera.pk, "clip": clip.pk, "sighting": 100 + n, "export": export.pk,
-                        "case": case.pk}
+                        "case": case.pk, "analyze": analysis.pk}
     return users, objects
 
 

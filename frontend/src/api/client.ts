@@ -17,6 +17,7 @@ export type Gap = components["schemas"]["Gap"];
 export type Me = components["schemas"]["Me"];
 export type Track = components["schemas"]["Track"];
 export type TrackPoint = components["schemas"]["TrackPoint"];
+export type AnalysisQueue = components["schemas"]["Queue"];
 export interface CameraFacet { id: number; name: string; count: number }
 export interface Facets {
   tags: Record<string, number>;

@@ -3,6 +3,7 @@ import { api, type Camera, type Gap, type Me } from "../api/client";
 import { encodeState, emptyState } from "../lib/query";
 import { errorMessage, formatAgo, formatDuration, formatTime } from "../lib/format";
 import { linkClick } from "../lib/router";
+import { AnalysisQueue } from "../components/AnalysisQueue";
 
 function Gaps({ id }: { id: number }) {
   const [gaps, setGaps] = useState<Gap[] | null>(null);
@@ -58,6 +59,7 @@ export function CamerasPage({ me }: { me: Me | null }) {
           ])}
         </tbody>
       </table>
+      <AnalysisQueue />
     </div>
   );
 }
