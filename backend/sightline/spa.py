@@ -9,6 +9,7 @@ Written here rather than taking ``django-vite``: one entry, no dev-server integr
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,10 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 MANIFEST = Path(settings.BASE_DIR) / "frontend" / "dist" / ".vite" / "manifest.json"
 ENTRY = "index.html"
 # Client-side routes the SPA handles; Django answers them with the same page so deep links and reloads work.
-ROUTE_PATTERN = r"^(?:login|live|upload|cameras|cameras/\d+/live|exports|sightings/\d+)/?$"
+KNOWN_ROUTES = re.compile(r"^(?:login|live|upload|cameras|cameras/\d+/live|exports|sightings/\d+)/?$")
+# Every other path outside the server's own prefixes also gets the SPA (with status 404), which shows its own
+# "page not found" with a way back, instead of Django's bare "Not Found".
+ROUTE_PATTERN = r"^(?!(?:api|admin|static|media|ws)(?:/|$)).+$"
 
 _cache: dict[str, Any] = {"mtime": None, "assets": None}
 
@@ -53,5 +57,6 @@ def spa_assets(manifest: Path = MANIFEST) -> dict[str, list[str]] | None:
 @ensure_csrf_cookie
 def spa_view(request: HttpRequest, **kwargs: object) -> HttpResponse:
     assets = spa_assets()
-    status = 200 if assets else 503
+    known = request.path_info in ("", "/") or KNOWN_ROUTES.match(request.path_info.lstrip("/"))
+    status = 404 if not known else 200 if assets else 503
     return render(request, "index.html", {"spa": assets}, status=status)

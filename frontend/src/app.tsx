@@ -15,6 +15,7 @@ const NAV = [["/", "Search", "search"], ["/live", "Live", "live"], ["/upload", "
   ["/cameras", "Cameras", "cameras"]] as const;
 const TITLES: Record<string, string> = {
   search: "Search", live: "Live", upload: "Upload", cameras: "Cameras", exports: "Exports",
+  notfound: "Page not found",
 };
 
 export function App() {
@@ -47,7 +48,7 @@ export function App() {
       page = !me ? <p class="muted">Loading…</p> : mayExport(me.role) ? <ExportsPage search={loc.search} />
         : <p class="error" role="alert">Only operators and admins may see exports and cases.</p>;
       break;
-    default: page = <p>Page not found. <a href="/" onClick={linkClick}>Search</a></p>;
+    default: page = <NotFound path={loc.path} />;
   }
   return (
     <>
@@ -71,5 +72,16 @@ export function App() {
       </header>
       <main id="main" tabIndex={-1}>{page}</main>
     </>
+  );
+}
+
+/** The SPA's own 404: the server answers unknown paths with this app (status 404), so say so and offer a way on. */
+function NotFound({ path }: { path: string }) {
+  return (
+    <section class="panel notfound" aria-labelledby="nf-h">
+      <h1 id="nf-h">Page not found</h1>
+      <p>There is no page at <code>{path}</code>. The link may be mistyped or out of date.</p>
+      <p><a href="/" onClick={linkClick}>Go to Search</a></p>
+    </section>
   );
 }

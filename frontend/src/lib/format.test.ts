@@ -1,10 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { boxToPixels, contentRect, errorMessage, formatAgo, formatBytes, formatConfidence, formatDuration } from "./format";
+import { boxToPixels, contentRect, errorMessage, formatAgo, formatBytes, formatConfidence, formatDuration, zoneLabel } from "./format";
 
 describe("formatting", () => {
   it("confidence as a percentage", () => {
     expect(formatConfidence(0.876)).toBe("88%");
     expect(formatConfidence(1)).toBe("100%");
+  });
+  it("time zone labels", () => {
+    expect(zoneLabel("2026-11-02T08:00:00Z", "UTC")).toBe("UTC");
+    expect(zoneLabel("2026-01-02T08:00:00Z", "Etc/GMT-1")).toMatch(/^(GMT\+1|\+01)$/);
+    expect(zoneLabel("not a time")).toBe("");
   });
   it("durations", () => {
     expect(formatDuration(3.25)).toBe("3.3 s");

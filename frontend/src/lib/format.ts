@@ -12,6 +12,18 @@ export function formatTime(iso: string | null | undefined, opts: { seconds?: boo
   return `${date} ${time}`;
 }
 
+/** The browser's short name for its time zone at that instant: "UTC", "GMT+1", "CEST", "EDT"... */
+export function zoneLabel(iso: string | null | undefined, timeZone?: string): string {
+  const d = iso ? new Date(iso) : new Date();
+  if (Number.isNaN(d.getTime())) return "";
+  try {
+    const parts = new Intl.DateTimeFormat(undefined, { timeZoneName: "short", timeZone }).formatToParts(d);
+    return parts.find((p) => p.type === "timeZoneName")?.value ?? "";
+  } catch {
+    return "";
+  }
+}
+
 export function formatDuration(seconds: number | null | undefined): string {
   if (seconds == null || !Number.isFinite(seconds) || seconds < 0) return "—";
   if (seconds < 10) return `${seconds.toFixed(1)} s`;

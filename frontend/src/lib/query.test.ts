@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeState, emptyState, encodeState, localInputToIso, isoToLocalInput, toApiParams, toggle } from "./query";
+import { decodeState, decodeStateChecked, emptyState, encodeState, localInputToIso, isoToLocalInput, toApiParams, toggle } from "./query";
 
 describe("search state in the URL", () => {
   it("round-trips every field and leaves defaults out", () => {
@@ -22,7 +22,7 @@ describe("search state in the URL", () => {
       + "&start=yesterday&end=2026-11-02T08:00:00Z");
     expect(s.tags).toEqual(["person", "car"]);
     expect(s.cameras).toEqual([2]);
-    expect(s.minConfidence).toBe(1);
+    expect(s.minConfidence).toBe(0.5); // out of range: ignored, not clamped to 1 (which matches nothing)
     expect(s.sort).toBe("-confidence");
     expect(s.start).toBeNull();
     expect(s.end).toBe("2026-11-02T08:00:00.000Z");
@@ -32,6 +32,24 @@ describe("search state in the URL", () => {
     const s = decodeState("start=2026-11-02T09:00:00Z&end=2026-11-02T08:00:00Z");
     expect(s.start).toBe("2026-11-02T09:00:00.000Z");
     expect(s.end).toBeNull();
+  });
+
+  it("names every ignored parameter", () => {
+    const { state, issues } = decodeStateChecked("tag=1bad&camera=x&min_confidence=abc&sort=evil&start=yesterday"
+      + "&end=2026-11-02T08:00:00Z");
+    expect(state).toEqual({ ...emptyState(), end: "2026-11-02T08:00:00.000Z" });
+    expect(issues).toEqual([
+      'tag must be a lower-case label such as person or car: "1bad" ignored',
+      'camera must be a camera number (1 or more): "x" ignored',
+      "start must be a date and time such as 2024-05-01T12:00:00Z: ignored",
+      "min_confidence must be a number between 0 and 1: ignored",
+      "sort must be one of -confidence, -time, time: ignored",
+    ]);
+    expect(decodeStateChecked("min_confidence=5").issues).toEqual(["min_confidence must be a number between 0 and 1: ignored"]);
+    expect(decodeStateChecked("start=2026-11-02T09:00:00Z&end=2026-11-02T08:00:00Z").issues)
+      .toEqual(["end must be after start: end ignored"]);
+    expect(decodeStateChecked("tag=person&min_confidence=0.7&sort=time").issues).toEqual([]);
+    expect(decodeStateChecked("min_confidence=0").state.minConfidence).toBe(0);
   });
 
   it("de-duplicates repeated tags and cameras", () => {

@@ -28,20 +28,50 @@ const uniq = <T,>(xs: T[]): T[] => [...new Set(xs)];
 
 /** Reads the state from a query string; anything invalid falls back to its default instead of failing. */
 export function decodeState(search: string | URLSearchParams): SearchState {
+  return decodeStateChecked(search).state;
+}
+
+/** Like {@link decodeState}, with one message for each parameter that was ignored (or partly ignored). */
+export function decodeStateChecked(search: string | URLSearchParams): { state: SearchState; issues: string[] } {
   const p = typeof search === "string" ? new URLSearchParams(search) : search;
   const s = emptyState();
-  s.tags = uniq(p.getAll("tag").map((t) => t.trim().toLowerCase()).filter((t) => TAG_RE.test(t)));
-  s.cameras = uniq(p.getAll("camera").filter((c) => /^\d+$/.test(c)).map(Number).filter((c) => c >= 1));
-  s.start = isoOrNull(p.get("start"));
-  s.end = isoOrNull(p.get("end"));
-  if (s.start && s.end && Date.parse(s.end) <= Date.parse(s.start)) s.end = null;
+  const issues: string[] = [];
+  const rawTags = p.getAll("tag").map((t) => t.trim().toLowerCase());
+  const badTags = rawTags.filter((t) => !TAG_RE.test(t));
+  if (badTags.length) {
+    issues.push(`tag must be a lower-case label such as person or car: ${badTags.map((t) => `"${t}"`).join(", ")} ignored`);
+  }
+  s.tags = uniq(rawTags.filter((t) => TAG_RE.test(t)));
+  const rawCams = p.getAll("camera");
+  const camOk = (c: string) => /^\d+$/.test(c.trim()) && Number(c) >= 1;
+  const badCams = rawCams.filter((c) => !camOk(c));
+  if (badCams.length) {
+    issues.push(`camera must be a camera number (1 or more): ${badCams.map((c) => `"${c}"`).join(", ")} ignored`);
+  }
+  s.cameras = uniq(rawCams.filter(camOk).map(Number));
+  for (const key of ["start", "end"] as const) {
+    const raw = p.get(key);
+    s[key] = isoOrNull(raw);
+    if (raw !== null && raw.trim() !== "" && s[key] === null) {
+      issues.push(`${key} must be a date and time such as 2024-05-01T12:00:00Z: ignored`);
+    }
+  }
+  if (s.start && s.end && Date.parse(s.end) <= Date.parse(s.start)) {
+    issues.push("end must be after start: end ignored");
+    s.end = null;
+  }
   const mc = p.get("min_confidence");
-  if (mc !== null && mc.trim() !== "" && Number.isFinite(Number(mc))) {
-    s.minConfidence = Math.min(1, Math.max(0, Number(mc)));
+  if (mc !== null) {
+    const n = Number(mc);
+    if (mc.trim() !== "" && Number.isFinite(n) && n >= 0 && n <= 1) s.minConfidence = n;
+    else issues.push("min_confidence must be a number between 0 and 1: ignored");
   }
   const sort = p.get("sort");
-  if (sort && (SORTS as readonly string[]).includes(sort)) s.sort = sort as Sort;
-  return s;
+  if (sort !== null) {
+    if ((SORTS as readonly string[]).includes(sort)) s.sort = sort as Sort;
+    else issues.push(`sort must be one of ${SORTS.join(", ")}: ignored`);
+  }
+  return { state: s, issues };
 }
 
 /** Query string for the UI's URL: defaults are left out so links stay short; order is stable. */

@@ -2,17 +2,22 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api, type Facets, type Sighting } from "../api/client";
 import { AuthImg } from "../components/Media";
 import { Histogram } from "../components/Histogram";
-import { errorMessage, formatConfidence, formatTime } from "../lib/format";
+import { errorMessage, formatConfidence, formatTime, zoneLabel } from "../lib/format";
 import {
-  decodeState, encodeState, isoToLocalInput, localInputToIso, type SearchState, type Sort, toApiParams, toggle,
+  decodeStateChecked, emptyState, encodeState, isoToLocalInput, localInputToIso, type SearchState, type Sort, toApiParams, toggle,
 } from "../lib/query";
 import { linkClick, navigate } from "../lib/router";
 
 const PAGE = 48;
 
 export function SearchPage({ search }: { search: string }) {
-  const state = decodeState(search);
+  const { state, issues } = decodeStateChecked(search);
   const key = encodeState(state);
+  // Parameters of the link that were ignored: shown above the results until the search is changed.
+  const [notices, setNotices] = useState<string[]>(issues);
+  const normalised = useRef<string | null>(null);
+  const [camNames, setCamNames] = useState<Record<number, string>>({});
+  const camsFetched = useRef(false);
   const [results, setResults] = useState<Sighting[]>([]);
   const [facets, setFacets] = useState<Facets | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
@@ -23,6 +28,7 @@ export function SearchPage({ search }: { search: string }) {
   const sentinel = useRef<HTMLDivElement>(null);
 
   const update = (patch: Partial<SearchState>) => {
+    setNotices([]);
     const q = encodeState({ ...state, ...patch });
     navigate(q ? `/?${q}` : "/", { replace: false });
   };
@@ -42,6 +48,18 @@ export function SearchPage({ search }: { search: string }) {
     setCursor(data.next_cursor);
   }
 
+  // A link with bad parameters: say which were ignored and show the URL of the search actually run.
+  useEffect(() => {
+    if (issues.length) {
+      setNotices(issues);
+      normalised.current = key;
+      navigate(key ? `/?${key}` : "/", { replace: true });
+    } else if (normalised.current !== key) {
+      setNotices([]);
+      normalised.current = null;
+    }
+  }, [search]);
+
   useEffect(() => { setMinConf(state.minConfidence); setResults([]); setCursor(null); load(true, null); }, [key]);
 
   // Infinite scroll: load the next page when the sentinel below the grid comes into view.
@@ -57,9 +75,28 @@ export function SearchPage({ search }: { search: string }) {
 
   const tagCounts = facets?.tags ?? {};
   const tags = [...new Set([...Object.keys(tagCounts), ...state.tags])];
-  const cams = facets?.cameras ?? [];
-  const camIds = new Set(cams.map((c) => c.id));
-  const total = Object.values(tagCounts).reduce((a, b) => a + b, 0);
+  const facetCams = facets?.cameras ?? [];
+  const camIds = new Set(facetCams.map((c) => c.id));
+  const missingCams = state.cameras.filter((id) => !camIds.has(id));
+  // Selected cameras stay in the list at 0 (the facets name only cameras with results): their names come from
+  // the cameras API, fetched once when needed.
+  useEffect(() => {
+    if (camsFetched.current || !missingCams.some((id) => !camNames[id])) return;
+    camsFetched.current = true;
+    api.GET("/api/v1/cameras/").then(({ data }) => {
+      if (data) setCamNames(Object.fromEntries(data.map((c) => [c.id, c.name])));
+    });
+  }, [missingCams.join(",")]);
+  const cams = [...facetCams, ...missingCams.map((id) => ({ id, name: camNames[id] ?? "", count: 0 }))];
+  // The number of sightings matching every filter: the histogram counts exactly those (the tag and camera facets
+  // each leave their own filter out, so their sums are not it).
+  const total = facets ? facets.histogram.buckets.reduce((a, b) => a + b.count, 0) : null;
+  const filtered = key !== "" && key !== encodeState({ ...emptyState(), sort: state.sort });
+  const clearFilters = () => {
+    setNotices([]);
+    const q = encodeState({ ...emptyState(), sort: state.sort });
+    navigate(q ? `/?${q}` : "/");
+  };
 
   return (
     <div class="search-layout">
@@ -84,12 +121,6 @@ export function SearchPage({ search }: { search: string }) {
                 <input type="checkbox" checked={state.cameras.includes(c.id)}
                   onChange={() => update({ cameras: toggle(state.cameras, c.id) })} />
                 {c.name || `Camera ${c.id}`}<span class="count">{c.count}</span>
-              </label></li>
-            ))}
-            {state.cameras.filter((id) => !camIds.has(id)).map((id) => (
-              <li><label>
-                <input type="checkbox" checked onChange={() => update({ cameras: toggle(state.cameras, id) })} />
-                Camera {id}<span class="count">0</span>
               </label></li>
             ))}
             {cams.length === 0 && state.cameras.length === 0 && <li class="muted">none</li>}
@@ -124,8 +155,14 @@ export function SearchPage({ search }: { search: string }) {
         </div>
       </aside>
       <section aria-labelledby="results-h">
-        <h1 id="results-h">Sightings <span class="muted" aria-live="polite">{facets ? `(${total})` : ""}</span></h1>
-        {facets && (
+        <h1 id="results-h">Sightings <span class="muted" aria-live="polite">{total !== null ? `(${total})` : ""}</span></h1>
+        {notices.length > 0 && (
+          <div class="notice" role="alert" data-testid="url-issues">
+            <p>This link had parameters that could not be used:</p>
+            <ul>{notices.map((n) => <li>{n}</li>)}</ul>
+          </div>
+        )}
+        {facets && total !== null && total > 0 && (
           <Histogram buckets={facets.histogram.buckets} intervalS={facets.histogram.interval_s} start={state.start}
             end={state.end} onRange={(r) => update(r)} />
         )}
@@ -137,17 +174,33 @@ export function SearchPage({ search }: { search: string }) {
                 data-confidence={s.confidence} data-testid="result">
                 <div class="thumb"><AuthImg src={s.thumbnail_url} alt={`${s.tag} on ${s.camera.name}`} /></div>
                 <div class="meta">
+                  <CardTime iso={s.best_time} />
                   <span>{s.tag}</span><span class="conf">{formatConfidence(s.confidence)}</span>
-                  <span class="sub">{s.camera.name} · {formatTime(s.best_time)}</span>
+                  <span class="cam" title={s.camera.name} data-testid="result-camera">{s.camera.name}</span>
                 </div>
               </a>
             </li>
           ))}
         </ul>
-        {!loading && !error && results.length === 0 && <p class="muted">No sightings match these filters.</p>}
+        {!loading && !error && results.length === 0 && (
+          <div class="empty" data-testid="empty">
+            <p class="muted">No sightings match these filters.</p>
+            {filtered && <button type="button" onClick={clearFilters}>Clear filters</button>}
+          </div>
+        )}
         {loading && <p class="muted" aria-live="polite">Loading…</p>}
         <div ref={sentinel} class="sentinel" />
       </section>
     </div>
+  );
+}
+
+/** The sighting's time, whole: date, time (tabular digits) and the browser's zone name. */
+function CardTime({ iso }: { iso: string }) {
+  const [date, time] = formatTime(iso).split(" ");
+  return (
+    <time class="when" dateTime={iso} data-testid="result-time">
+      <span>{date}</span> <span>{time}</span> <span class="tz">{zoneLabel(iso)}</span>
+    </time>
   );
 }
