@@ -37,6 +37,7 @@ from backend.clips.models import Clip, Priority
 from backend.eventlog.log import EventLog, NewEvent
 from backend.eventlog.models import EventType
 from backend.eventlog.schema import analysis_key
+from backend.sightline.logs import log_context
 from backend.sightline.redaction import redact
 
 from .decode import UnreadableVideo
@@ -99,7 +100,8 @@ def _claim_and_run(clip_id: int, priority: int) -> str:
 
 def _run_claimed(clip_id: int, priority: int) -> str:
     try:
-        return _run(clip_id, priority)
+        with log_context(clip_id=clip_id):  # a job served inside another task logs its own clip
+            return _run(clip_id, priority)
     except OperationalError:
         # Transient: give the job back so the retry can claim it at once. If the database is gone this
         # fails too; the job's heartbeat then goes stale and the sweep hands it out again.

@@ -13,7 +13,8 @@ want_tests=0
 packages=(opencv-doc)
 if [ "$want_tests" = 1 ]; then
   packages+=(chromium postgresql redis-server python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
-             gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav)
+             gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav
+             nginx)
 fi
 missing=()
 for p in "${packages[@]}"; do

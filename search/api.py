@@ -22,6 +22,7 @@ from backend import audit
 from backend.accounts.roles import can_see_camera, visible_camera_ids
 from backend.cameras.models import Camera
 from backend.sightline.media import serve_file
+from backend.sightline.metrics import SEARCH_SECONDS
 
 from . import get_backend
 from .backends.base import MAX_PAGE_SIZE, SORTS, InvalidCursor, SearchQuery, SightingHit
@@ -61,8 +62,10 @@ class SearchView(APIView):
             sort=data["sort"], cursor=data.get("cursor"), page_size=data["page_size"],
             visible_cameras=visible_camera_ids(request.user),
         )
+        backend = get_backend()
         try:
-            page = get_backend().search(query, facets=data["facets"])
+            with SEARCH_SECONDS.labels(backend.name).time():
+                page = backend.search(query, facets=data["facets"])
         except InvalidCursor as exc:
             raise ValidationError({"cursor": [str(exc)]}) from None
         if not query.cursor:  # a search, not its next page

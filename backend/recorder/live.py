@@ -79,6 +79,7 @@ import numpy as np
 from django.conf import settings
 from django.db import DatabaseError, connection
 
+from backend.sightline.logs import bind_log_context
 from backend.sightline.redaction import redact
 
 from .live_finders import Norm, mask_boxes
@@ -262,6 +263,7 @@ class LiveTap(threading.Thread):
     # -- this thread ------------------------------------------------------------------------------------
 
     def run(self) -> None:
+        bind_log_context(camera_id=self.camera_id)  # on every record of this thread
         try:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,7 @@ from backend.cameras.addresses import pinned_url
 from backend.cameras.models import Camera
 from backend.eventlog.log import EventLog, NewEvent
 from backend.eventlog.models import EventType
+from backend.sightline.logs import bind_log_context
 from backend.sightline.redaction import redact
 
 from .live import LiveTaps
@@ -189,6 +190,7 @@ class CameraWorker(threading.Thread):
     # -- the thread ---------------------------------------------------------------------------------------
 
     def run(self) -> None:
+        bind_log_context(camera_id=self.camera_id)  # on every record of this thread
         try:
             self._loop()
         except BaseException:

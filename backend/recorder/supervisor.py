@@ -39,6 +39,7 @@ from backend.cameras.models import Camera
 from backend.clips.models import Clip
 from backend.clips.retention import apply_retention
 from backend.clips.services import AlreadyUploaded, UploadRejected, register_stored, store_upload
+from backend.sightline.logs import log_context
 from backend.sightline.redaction import redact
 
 from . import leases
@@ -224,10 +225,12 @@ class Supervisor:
             return True  # registered meanwhile (a rescan queued it twice)
         try:
             close_old_connections()
-            self.register(segment)
+            with log_context(camera_id=segment.camera_id):
+                self.register(segment)
         except Exception:
             log.error("camera %s: registering segment %s failed (attempt %d; kept in the spool, retried): %s",
-                      segment.camera_id, segment.path.name, attempt + 1, redact(traceback.format_exc(limit=3)))
+                      segment.camera_id, segment.path.name, attempt + 1, redact(traceback.format_exc(limit=3)),
+                      extra={"camera_id": segment.camera_id})
             return False
         return True
 

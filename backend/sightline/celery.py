@@ -61,13 +61,15 @@ _sweeping = threading.Event()
 
 @setup_logging.connect
 def _django_logging(**_: object) -> None:
-    """Workers log through Django's ``LOGGING`` (its secret-redaction filter included), not Celery's own
-    handlers: connecting this signal stops Celery from replacing the root logger's configuration."""
-    import logging.config
-
+    """Workers log through Django's ``LOGGING`` (JSON lines, the secret-redaction filter included), not
+    Celery's own handlers: connecting this signal stops Celery from replacing the root logger's configuration.
+    Records say ``role: worker``, and a task's its ``task_id`` (``backend.sightline.logs``)."""
     from django.conf import settings
 
-    logging.config.dictConfig(settings.LOGGING)
+    from backend.sightline import logs
+
+    logs.set_role(logs.role() or "worker")
+    logs.configure_logging(settings.LOGGING)
 
 
 @worker_ready.connect

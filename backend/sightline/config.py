@@ -21,7 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: Settings that hold secrets: they may be supplied through ``<NAME>_FILE``.
 SECRET_FIELDS = ("SECRET_KEY", "CAMERA_CREDENTIALS_KEY", "DATABASE_URL", "REDIS_URL", "ELASTICSEARCH_URL",
-                 "ELASTICSEARCH_PASSWORD")
+                 "ELASTICSEARCH_PASSWORD", "METRICS_TOKEN")
 
 
 class _FileSecretsSource(PydanticBaseSettingsSource):
@@ -66,6 +66,9 @@ class SightlineSettings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", populate_by_name=True, frozen=True)
 
     DEBUG: bool = Field(False, validation_alias=_env("DEBUG"))
+    #: Log records as one JSON object a line (``json``) or as text for a terminal (``text``); empty: ``json``,
+    #: or ``text`` when ``DEBUG`` is on.
+    LOG_FORMAT: Literal["", "json", "text"] = Field("", validation_alias=_env("LOG_FORMAT"))
     SECRET_KEY: str = Field("", validation_alias=_env("SECRET_KEY"), repr=False)
     ALLOWED_HOSTS: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["localhost", "127.0.0.1", "[::1]"], validation_alias=_env("ALLOWED_HOSTS"))
@@ -75,6 +78,10 @@ class SightlineSettings(BaseSettings):
     ELASTICSEARCH_URL: str | None = Field(None, validation_alias=_env("ELASTICSEARCH_URL", bare=True), repr=False)
     ELASTICSEARCH_USERNAME: str | None = Field(None, validation_alias=_env("ELASTICSEARCH_USERNAME"))
     ELASTICSEARCH_PASSWORD: str | None = Field(None, validation_alias=_env("ELASTICSEARCH_PASSWORD"), repr=False)
+    #: PEM file of the CA that signed the cluster's HTTPS certificate (a private CA); unset: the system's.
+    ELASTICSEARCH_CA_CERTS: Path | None = Field(None, validation_alias=_env("ELASTICSEARCH_CA_CERTS"))
+    #: Bearer token Prometheus sends to ``/metrics``; unset: the endpoint answers 404 (no metrics exposed).
+    METRICS_TOKEN: str | None = Field(None, min_length=16, validation_alias=_env("METRICS_TOKEN"), repr=False)
     #: Every index, alias and template name starts with this, so deployments can share a cluster.
     ELASTICSEARCH_INDEX_PREFIX: str = Field("sightline", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$",
                                             validation_alias=_env("ELASTICSEARCH_INDEX_PREFIX"))

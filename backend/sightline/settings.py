@@ -101,6 +101,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: HTTP latency per route, for /metrics (backend.sightline.metrics).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Every response carries X-Request-ID, every record logged while serving it the same id.
+    "backend.sightline.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -113,6 +117,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # Last: turns a locked-out login (too many failures) into a 429 for the admin and the API alike.
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # Failed logins are counted per user name and address (django-axes); the fifth locks that pair out.
@@ -279,12 +284,26 @@ else:
 SIGHTLINE: SightlineSettings = ENV
 
 LOGIN_URL = "/admin/login/"
+# Every process (web, workers, recorder, projector) logs one JSON object a line to stderr: timestamp (UTC),
+# level, logger, message and what it is about (request id, user, task, clip, camera, process role; see
+# backend.sightline.logs); SIGHTLINE_LOG_FORMAT=text for a terminal (the default with SIGHTLINE_DEBUG=1).
+# Every handler has the context and secret-redaction filters (tests/test_logging.py checks each one).
+# Django's own handlers (django: console and mail_admins; django.server) are replaced: its records reach
+# the root's handler like all others; Python's warnings become records too (LOGGING_CONFIG).
+LOG_FORMAT = ENV.LOG_FORMAT or ("text" if DEBUG else "json")
+LOGGING_CONFIG = "backend.sightline.logs.configure_logging"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "backend.sightline.redaction.RedactSecretsFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
+    "filters": {"context": {"()": "backend.sightline.logs.ContextFilter"},
+                "redact": {"()": "backend.sightline.redaction.RedactSecretsFilter"}},
+    "formatters": {"json": {"()": "backend.sightline.logs.JsonFormatter"},
+                   "text": {"()": "backend.sightline.logs.TextFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
+                             "filters": ["context", "redact"]}},
     "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "elastic_transport": {"level": "WARNING"},
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True},
+                "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+                "django.db.backends": {"level": "WARNING"}, "elastic_transport": {"level": "WARNING"},
                 "axes": {"level": "WARNING"}},
 }

@@ -14,6 +14,7 @@ from backend.eventlog.api import EventListView
 from backend.exports.api import CaseViewSet, ExportViewSet
 from backend.recorder.live_api import LivePlaylistView, LiveSegmentView
 from backend.sightline.health import healthz, readyz
+from backend.sightline.metrics import metrics_view
 from backend.sightline.spa import ROUTE_PATTERN, spa_view
 from search.api import SearchView, SightingDetailView, SightingThumbnailView
 from search.track_api import SightingTrackView
@@ -45,6 +46,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path("", spa_view, name="home"),

@@ -12,6 +12,7 @@ import contextlib
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -392,3 +393,16 @@ def test_expired_clips_leave_no_document_behind(backend, projection, indexed, ca
     projection.refresh()
     assert [h.id for h in backend.search(SearchQuery()).results] == [3]
     assert detection_docs(clips[0]) == 0
+
+
+def test_a_private_ca_from_the_settings_is_what_the_client_trusts(settings, tmp_path):
+    """``SIGHTLINE_ELASTICSEARCH_CA_CERTS`` (the deployment's own CA, docker/compose.yaml) reaches the client."""
+    from search.backends.elasticsearch.backend import ElasticsearchSearchBackend
+
+    ca = tmp_path / "ca.crt"
+    ca.write_text(Path("/etc/ssl/certs/ca-certificates.crt").read_text())
+    conf = settings.SIGHTLINE.model_copy(update={"ELASTICSEARCH_URL": "https://es.invalid:9200",
+                                                 "ELASTICSEARCH_USERNAME": "sightline",
+                                                 "ELASTICSEARCH_PASSWORD": "x", "ELASTICSEARCH_CA_CERTS": ca})
+    backend = ElasticsearchSearchBackend.from_settings(conf)
+    assert [node.config.ca_certs for node in backend.client.transport.node_pool.all()] == [str(ca)]

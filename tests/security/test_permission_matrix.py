@@ -66,6 +66,8 @@ class Case:
 RULES: dict[str, list[Case]] = {
     "healthz": [Case("healthz", expected=everyone(200))],
     "readyz": [Case("readyz", expected=everyone(200))],
+    # Off unless SIGHTLINE_METRICS_TOKEN is set; then only that bearer token opens it (tests/test_metrics.py).
+    "metrics": [Case("metrics", expected=everyone(404))],
     "home": [Case("home", expected=everyone(200))],
     "spa": [Case("spa", expected=everyone(200))],
     "v1:api-root": [Case("v1:api-root", expected=signed_in(200))],

@@ -60,15 +60,42 @@ def _personas() -> dict:
     return people
 
 
+@pytest.fixture
+def quick_analyze():
+    """The synchronous analyse API waits for a worker, which never comes here (the test's transaction never
+    commits, so nothing is dispatched): its documented 504 comes after 0.2 s instead of 10."""
+    from django.conf import settings as django_settings
+
+    saved = django_settings.SIGHTLINE
+    django_settings.SIGHTLINE = saved.model_copy(update={"ANALYZE_TIMEOUT_S": 0.2})
+    yield
+    django_settings.SIGHTLINE = saved
+
+
 @pytest.mark.parametrize("persona", PERSONAS)
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.filter_too_much])
-def test_no_generated_request_gets_a_server_error(case, persona, users):
+def test_no_generated_request_gets_a_server_error(case, persona, users, quick_analyze):
     headers = {}
     if persona != "anonymous":
         headers["Authorization"] = f"Token {AuthToken.objects.create(users[persona])[1]}"
     response = case.call(headers=headers)
     CALLS[persona] = CALLS.get(persona, 0) + 1
+    if _designed_unavailable(case, response):
+        return
     case.validate_response(response, checks=[not_a_server_error])
+
+
+def _designed_unavailable(case, response) -> bool:
+    """A 503 or 504 the operation documents, with the body it documents (why, and what to do): an answer the
+    API is designed to give (analysis full, a timeout with a job to poll), not a crash."""
+    documented = case.operation.definition.raw.get("responses", {})
+    if response.status_code not in (503, 504) or str(response.status_code) not in documented:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and bool(body.get("detail")) and (response.status_code == 503 or "id" in body)

@@ -90,7 +90,8 @@ class ElasticsearchSearchBackend(SearchBackend):
         if not conf.ELASTICSEARCH_URL:
             raise ValueError("the Elasticsearch search backend needs ELASTICSEARCH_URL")
         client = get_client(conf.ELASTICSEARCH_URL, username=conf.ELASTICSEARCH_USERNAME,
-                            password=conf.ELASTICSEARCH_PASSWORD)
+                            password=conf.ELASTICSEARCH_PASSWORD,
+                            ca_certs=str(conf.ELASTICSEARCH_CA_CERTS) if conf.ELASTICSEARCH_CA_CERTS else None)
         return cls(client, Names(conf.ELASTICSEARCH_INDEX_PREFIX))
 
     def projections(self) -> list[Projection]:

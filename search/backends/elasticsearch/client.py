@@ -73,11 +73,13 @@ _clients: dict[tuple[str, str], Elasticsearch] = {}
 _lock = threading.Lock()
 
 
-def get_client(url: str, *, username: str | None = None, password: str | None = None) -> Elasticsearch:
-    """The shared client for the cluster at ``url`` (as ``username``), created on first use."""
+def get_client(url: str, *, username: str | None = None, password: str | None = None,
+               ca_certs: str | None = None) -> Elasticsearch:
+    """The shared client for the cluster at ``url`` (as ``username``; trusting ``ca_certs``, a PEM file, for
+    HTTPS), created on first use."""
     if not url:
         raise ValueError("no Elasticsearch URL given")
-    key = (url, username or "")
+    key = (url, username or "", ca_certs or "")
     with _lock:
         client = _clients.get(key)
         if client is None:
@@ -88,6 +90,7 @@ def get_client(url: str, *, username: str | None = None, password: str | None = 
                 request_timeout=30,
                 max_retries=2,
                 retry_on_timeout=True,
+                **({"ca_certs": ca_certs} if ca_certs else {}),
             )
             _clients[key] = client
     return client
