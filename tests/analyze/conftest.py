@@ -57,3 +57,19 @@ def generated_clip(seconds: float, *, fps: int = 5, size: tuple[int, int] = (64,
         for packet in stream.encode(None):
             container.mux(packet)
     return out.getvalue()
+
+
+@pytest.fixture
+def queue_dir():
+    """The embedded broker's queue folder, without earlier tests' messages (and without this test's after)."""
+    from django.conf import settings
+
+    folder = Path(settings.CELERY_BROKER_DIR) / "queue"
+
+    def empty() -> None:
+        for message in folder.glob("*.msg"):
+            message.unlink()
+
+    empty()
+    yield folder
+    empty()

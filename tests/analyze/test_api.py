@@ -53,20 +53,6 @@ def operator(personas):
     return client_for(personas["colleague"])
 
 
-@pytest.fixture
-def queue_dir():
-    """The embedded broker's queue folder, without earlier tests' messages (and without this test's after)."""
-    folder = Path(settings.CELERY_BROKER_DIR) / "queue"
-
-    def empty() -> None:
-        for message in folder.glob("*.msg"):
-            message.unlink()
-
-    empty()
-    yield folder
-    empty()
-
-
 def _messages_for(queue_dir: Path, request_id: str) -> int:
     return sum(request_id in p.read_text(errors="ignore") for p in queue_dir.glob("*.msg"))
 

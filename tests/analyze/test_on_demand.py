@@ -133,19 +133,6 @@ def test_frames_expected(settings):
     assert on_demand.frames_expected("clip", 60.0) == 50
 
 
-@pytest.fixture
-def queue_dir():
-    folder = Path(django_settings.CELERY_BROKER_DIR) / "queue"
-
-    def empty() -> None:
-        for message in folder.glob("*.msg"):
-            message.unlink()
-
-    empty()
-    yield folder
-    empty()
-
-
 def test_the_sweep(settings, queue_dir):
     """GIVEN an expired request, a live one, a dead worker's with attempts left and one without, one that no
     worker started in time, and files no request names, WHEN the sweep runs, THEN each gets what it needs."""
