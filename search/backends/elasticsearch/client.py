@@ -69,7 +69,7 @@ class CompatibleNode(Urllib3HttpNode):
         return headers
 
 
-_clients: dict[tuple[str, str], Elasticsearch] = {}
+_clients: dict[tuple[str, str, str], Elasticsearch] = {}
 _lock = threading.Lock()
 
 
@@ -90,7 +90,7 @@ def get_client(url: str, *, username: str | None = None, password: str | None = 
                 request_timeout=30,
                 max_retries=2,
                 retry_on_timeout=True,
-                **({"ca_certs": ca_certs} if ca_certs else {}),
+                ca_certs=ca_certs or DEFAULT,
             )
             _clients[key] = client
     return client
