@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -563,6 +564,11 @@ def test_healthcheck_script(monkeypatch):
     assert healthcheck.main(["x", "http", "/readyz", port]) == 1  # nobody answers
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "sightline-test-word"])
     try:
+        # Popen returns once the child's execve has replaced its memory (vfork), a moment before the kernel
+        # has set up its new argument list: until then /proc/<pid>/cmdline reads empty. Poll briefly.
+        deadline = time.monotonic() + 5
+        while healthcheck.main(["x", "process", "sightline-test-word"]) != 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert healthcheck.main(["x", "process", "sightline-test-word"]) == 0
     finally:
         sleeper.kill()
