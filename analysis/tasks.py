@@ -121,9 +121,9 @@ def _follow_camera(clip_id: int) -> None:
 
 
 def _sync_waiting() -> bool:
-    from .on_demand import waiting
+    from .on_demand import any_waiting
 
-    return bool(waiting())
+    return any_waiting()
 
 
 def serve_more_urgent(than: int, *, nested: bool = False, keep_alive: Callable[[], None] | None = None) -> int:

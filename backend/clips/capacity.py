@@ -174,15 +174,13 @@ def _frames_left() -> object:
 
 
 def _sync_frames() -> tuple[int, int, float]:
-    """Synchronous requests waiting: (jobs, analysing, frames); none when that app is not installed."""
-    try:
-        from backend.analyze.models import AnalysisRequest
-    except ImportError:  # pragma: no cover - the app ships with Sightline
-        return 0, 0, 0.0
-    rows = AnalysisRequest.objects.filter(status__in=("queued", "analysing"))
-    jobs = rows.count()
-    analysing = rows.filter(status="analysing").count()
-    left = rows.aggregate(frames=Sum(F("frames_expected") - F("frames_analysed")))["frames"] or 0
+    """Synchronous requests waiting (``backend.analyze``): (jobs, analysing, frames)."""
+    from backend.analyze.models import AnalysisRequest
+
+    totals = AnalysisRequest.objects.filter(status__in=("queued", "analysing")).aggregate(
+        jobs=Count("pk"), analysing=Count("pk", filter=Q(status="analysing")),
+        frames=Sum(F("frames_expected") - F("frames_analysed")))
+    jobs, analysing, left = totals["jobs"], totals["analysing"], totals["frames"] or 0
     return jobs, analysing, float(max(left, 0))
 
 
