@@ -114,6 +114,10 @@ class SegmentWriter:
         self.camera_id, self.started_at, self.first_dts = camera_id, started_at, first_dts
         self.time_base: Fraction = template.time_base or Fraction(1, 90000)
         self.container = av.open(str(self.path), "w", format="mp4", options=dict(FRAGMENTED_MP4))
+        # The start in the file's own header: a camera whose picture repeats exactly (a frozen encoder, a
+        # looped stream) would otherwise make byte-identical segments, which registration takes for the same
+        # footage registered twice (SHA-256) and drops. The same file registered again still matches.
+        self.container.metadata["creation_time"] = started_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         self.stream = self.container.add_stream_from_template(template)
         self.packets = 0
         self.last_dts = first_dts

@@ -253,6 +253,8 @@ class Supervisor:
                 stored = store_upload(handle, camera, original_name="segment.mp4", limit=False)
         except AlreadyUploaded as exc:  # registered before a crash kept the spool file: the same clip
             clip = exc.clip
+            log.info("camera %s: segment %s was registered before, as clip %s", segment.camera_id,
+                     segment.path.name, clip.pk)
         except UploadRejected as exc:
             self._reject(segment, f"unreadable: {exc}")
             return None
