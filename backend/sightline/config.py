@@ -82,6 +82,9 @@ class SightlineSettings(BaseSettings):
     ELASTICSEARCH_CA_CERTS: Path | None = Field(None, validation_alias=_env("ELASTICSEARCH_CA_CERTS"))
     #: Bearer token Prometheus sends to ``/metrics``; unset: the endpoint answers 404 (no metrics exposed).
     METRICS_TOKEN: str | None = Field(None, min_length=16, validation_alias=_env("METRICS_TOKEN"), repr=False)
+    #: Replicas of every index Sightline creates (a cluster of N nodes can hold up to N - 1); indices that
+    #: already exist keep theirs (change them with ``PUT <prefix>-*/_settings``).
+    ELASTICSEARCH_REPLICAS: int = Field(0, ge=0, le=10, validation_alias=_env("ELASTICSEARCH_REPLICAS"))
     #: Every index, alias and template name starts with this, so deployments can share a cluster.
     ELASTICSEARCH_INDEX_PREFIX: str = Field("sightline", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$",
                                             validation_alias=_env("ELASTICSEARCH_INDEX_PREFIX"))
@@ -97,6 +100,9 @@ class SightlineSettings(BaseSettings):
         default_factory=list, validation_alias=_env("CAMERA_DENY_NETWORKS"))
     #: An API token expires after this many hours without use (each use extends it, up to seven days).
     API_TOKEN_TTL_H: float = Field(12.0, gt=0, le=24 * 7, validation_alias=_env("API_TOKEN_TTL_H"))
+    #: Token logins (``POST /api/v1/auth/token/``) allowed per client address, in DRF's rate syntax ("20/minute"),
+    #: on top of the per-user lockout after failed ones.
+    LOGIN_RATE: str = Field("20/minute", pattern=r"^\d+/(second|minute|hour|day)$", validation_alias=_env("LOGIN_RATE"))
     #: Deployed behind a TLS-terminating proxy that sets X-Forwarded-Proto: secure cookies, HSTS, redirects.
     BEHIND_TLS_PROXY: bool = Field(False, validation_alias=_env("BEHIND_TLS_PROXY"))
     #: Detections below this confidence are not stored (a search's minimum can only be higher).
@@ -296,8 +302,10 @@ class SightlineSettings(BaseSettings):
     @field_validator("ELASTICSEARCH_URL")
     @classmethod
     def _es_scheme(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
+        # One node's URL, or several nodes' of one cluster, comma-separated (the client fails over).
+        if value is not None and not all(part.strip().startswith(("http://", "https://"))
+                                         for part in value.split(",")):
+            raise ValueError("must start with http:// or https:// (several: comma-separated)")
         return value
 
     @model_validator(mode="after")

@@ -203,7 +203,7 @@ REST_FRAMEWORK = {
         "knox.auth.TokenAuthentication",
     ],
     # Token logins are throttled per address on top of the per-user lockout.
-    "DEFAULT_THROTTLE_RATES": {"login": "20/minute"},
+    "DEFAULT_THROTTLE_RATES": {"login": ENV.LOGIN_RATE},
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

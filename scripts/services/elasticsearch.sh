@@ -2,8 +2,18 @@
 # A throw-away, single-node Elasticsearch for development, tests and benchmarks.
 #
 #   scripts/services/elasticsearch.sh install|start|wait|stop|kill|url|status
+#   scripts/services/elasticsearch.sh cluster-start|cluster-stop|cluster-url|cluster-status
+#   scripts/services/elasticsearch.sh node <i> start|wait|stop|kill|url|status
 #
 # Everything lives under .services/elasticsearch/ (gitignored). Port: ES_PORT (default 9201), 127.0.0.1 only.
+# Heap: ES_HEAP (default 512m).
+#
+# Cluster mode (the scale-out tests): ES_CLUSTER_NODES nodes (default 3) of one cluster, node i (1-based) on
+# HTTP port ES_CLUSTER_PORT + i - 1 (default 9301...) and transport port ES_CLUSTER_PORT + 100 + i - 1, each
+# with its own data, logs and pid file (by HTTP port, as a single node's); every node is master-eligible and
+# seeds from the others. `cluster-start` starts them all and returns once the cluster is green with every
+# node; `node <i> kill` (SIGKILL) and `node <i> start` crash and bring back one node on its data;
+# `cluster-url` prints the nodes' URLs, comma-separated. The single node (`start`, ES_PORT) is untouched.
 #
 # ES_FLAVOUR=maven (default): Elasticsearch 9.x assembled from Maven Central artifacts, because Maven Central
 #   has no 9.x distribution archive. scripts/services/elasticsearch9/pom.xml resolves the server jar's runtime
@@ -29,6 +39,20 @@ JAVA_HOME_DEFAULT="/usr/lib/jvm/temurin-25-jdk-amd64"
 MAVEN="https://repo1.maven.org/maven2/org/elasticsearch/distribution/integ-test-zip/elasticsearch"
 MAVEN_SERVER="https://repo1.maven.org/maven2/org/elasticsearch/elasticsearch"
 FLAVOUR="${ES_FLAVOUR:-maven}"
+HEAP="${ES_HEAP:-512m}"
+CLUSTER_NODES="${ES_CLUSTER_NODES:-3}"
+CLUSTER_PORT="${ES_CLUSTER_PORT:-9301}"
+# `node <i> ...`: one node of the cluster; ES_NODE is passed on to the node's own launcher (see maven_start).
+if [[ "${1:-}" == node ]]; then
+  [[ "${2:-}" =~ ^[0-9]+$ ]] && ((${2} >= 1 && ${2} <= CLUSTER_NODES)) || {
+    echo "usage: $0 node <1..$CLUSTER_NODES> start|wait|stop|kill|url|status" >&2; exit 2; }
+  export ES_NODE="$2"
+  shift 2
+fi
+NODE="${ES_NODE:-}"
+if [[ -n "$NODE" ]]; then
+  PORT=$((CLUSTER_PORT + NODE - 1))
+fi
 ES9_SRC="$ROOT/scripts/services/elasticsearch9"
 M2="$BASE/m2"
 TMPD="$BASE/tmp-$PORT"
@@ -37,6 +61,22 @@ DATA="$BASE/data-$PORT"
 LOGS="$BASE/logs-$PORT"
 
 log() { echo "elasticsearch.sh: $*" >&2; }
+
+# The settings that make this node a single-node cluster, or node $NODE of the cluster (key=value lines).
+node_settings() {
+  if [[ -z "$NODE" ]]; then
+    printf '%s\n' "cluster.name=sightline-dev-$PORT" node.name=sightline-dev transport.port=0 discovery.type=single-node
+    return
+  fi
+  local i seeds="" masters=""
+  for ((i = 1; i <= CLUSTER_NODES; i++)); do
+    seeds+="${seeds:+,}127.0.0.1:$((CLUSTER_PORT + 100 + i - 1))"
+    masters+="${masters:+,}node-$i"
+  done
+  printf '%s\n' "cluster.name=sightline-cluster-$CLUSTER_PORT" "node.name=node-$NODE" \
+    "transport.port=$((CLUSTER_PORT + 100 + NODE - 1))" "discovery.seed_hosts=$seeds" \
+    "cluster.initial_master_nodes=$masters"
+}
 
 client_version() {
   local py="$ROOT/.venv/bin/python"
@@ -144,7 +184,7 @@ maven_run() {
   v="$(basename "$es_home")"; v="${v#maven-elasticsearch-}"
   rm -f "$fifo"; mkfifo -m 600 "$fifo"
   cd "$es_home"
-  LIBFFI_TMPDIR="$TMPD" "$jh/bin/java" -Xms512m -Xmx512m ${ES_EXTRA_JAVA_OPTS:-} \
+  LIBFFI_TMPDIR="$TMPD" "$jh/bin/java" -Xms"$HEAP" -Xmx"$HEAP" ${ES_EXTRA_JAVA_OPTS:-} \
     -Xss1m -XX:+UseG1GC -XX:-OmitStackTraceInFastThrow -Djava.awt.headless=true -Dfile.encoding=UTF-8 \
     -Djava.locale.providers=CLDR -Djna.nosys=true -Djava.io.tmpdir="$TMPD" \
     -Des.networkaddress.cache.ttl=60 -Des.networkaddress.cache.negative.ttl=10 \
@@ -160,11 +200,11 @@ maven_run() {
   local es=$!
   exec 3>"$fifo"
   rm -f "$fifo"
+  local node; mapfile -t node < <(node_settings)
   "$jh/bin/java" -cp "$es_home/lib/*:$es_home/lib/tools/sightline/*" WriteServerArgs \
     "$es_home/config" "$LOGS" "$PIDFILE" \
-    path.home="$es_home" path.data="$DATA" path.logs="$LOGS" \
-    cluster.name="sightline-dev-$PORT" node.name=sightline-dev network.host=127.0.0.1 http.port="$PORT" \
-    transport.port=0 discovery.type=single-node cluster.routing.allocation.disk.threshold_enabled=false \
+    path.home="$es_home" path.data="$DATA" path.logs="$LOGS" "${node[@]}" \
+    network.host=127.0.0.1 http.port="$PORT" cluster.routing.allocation.disk.threshold_enabled=false \
     action.destructive_requires_name=true >&3 || { kill "$es" 2>/dev/null; exit 1; }
   wait "$es"
 }
@@ -181,6 +221,7 @@ maven_start() {
     chmod o+x "$ROOT" "$ROOT/.services" 2>/dev/null || true
   fi
   as_es env ES_PORT="$PORT" ES_JAVA_HOME="$(java_home)" ES_EXTRA_JAVA_OPTS="${ES_EXTRA_JAVA_OPTS:-}" \
+    ES_HEAP="$HEAP" ES_NODE="$NODE" ES_CLUSTER_NODES="$CLUSTER_NODES" ES_CLUSTER_PORT="$CLUSTER_PORT" \
     setsid "$ROOT/scripts/services/elasticsearch.sh" _run "$es_home" </dev/null >"$LOGS/stdout.log" 2>&1 &
   local launcher=$! deadline=$((SECONDS + ${ES_START_TIMEOUT:-120}))
   # Like `elasticsearch -d`: return once the node answers HTTP (or fail with its log).
@@ -192,7 +233,7 @@ maven_start() {
     sleep 0.5
   done
   log "failed to start on $PORT; log tail:"
-  tail -n 30 "$LOGS/stdout.log" "$LOGS/sightline-dev-$PORT.log" >&2 2>/dev/null || true
+  tail -n 30 "$LOGS/stdout.log" "$LOGS"/sightline-*.log >&2 2>/dev/null || true
   exit 1
 }
 
@@ -252,14 +293,12 @@ zip_start() {
     chmod o+x "$ROOT" "$ROOT/.services" 2>/dev/null || true
   fi
   # ES writes its own pid file; -d daemonises once the node has started its HTTP layer.
-  as_es env ES_JAVA_HOME="${ES_JAVA_HOME:-$JAVA_HOME_DEFAULT}" ES_JAVA_OPTS="-Xms512m -Xmx512m ${ES_EXTRA_JAVA_OPTS:-}" \
-    "$es_home/bin/elasticsearch" -d -p "$PIDFILE" \
-    -E cluster.name="sightline-dev-$PORT" \
-    -E node.name="sightline-dev" \
+  local node=() setting
+  while IFS= read -r setting; do node+=(-E "$setting"); done < <(node_settings)
+  as_es env ES_JAVA_HOME="${ES_JAVA_HOME:-$JAVA_HOME_DEFAULT}" ES_JAVA_OPTS="-Xms$HEAP -Xmx$HEAP ${ES_EXTRA_JAVA_OPTS:-}" \
+    "$es_home/bin/elasticsearch" -d -p "$PIDFILE" "${node[@]}" \
     -E network.host=127.0.0.1 \
     -E http.port="$PORT" \
-    -E transport.port=0 \
-    -E discovery.type=single-node \
     -E path.data="$DATA" \
     -E path.logs="$LOGS" \
     -E cluster.routing.allocation.disk.threshold_enabled=false \
@@ -311,6 +350,41 @@ cmd_url() { echo "http://127.0.0.1:$PORT"; }
 
 cmd_status() { if pid="$(running_pid)"; then echo "running pid $pid $(cmd_url)"; else echo "stopped"; return 1; fi; }
 
+cluster_ports() { local i; for ((i = 1; i <= CLUSTER_NODES; i++)); do echo $((CLUSTER_PORT + i - 1)); done; }
+
+cmd_cluster_url() { local urls=() p; for p in $(cluster_ports); do urls+=("http://127.0.0.1:$p"); done; (IFS=,; echo "${urls[*]}"); }
+
+# Every node in parallel (none can elect a master alone), then wait for the whole cluster to be green.
+cmd_cluster_start() {
+  cmd_install
+  local i pids=() failed=0
+  for ((i = 1; i <= CLUSTER_NODES; i++)); do "$0" node "$i" start & pids+=($!); done
+  for i in "${pids[@]}"; do wait "$i" || failed=1; done
+  ((failed == 0)) || { log "a node of the cluster did not start"; exit 1; }
+  local deadline=$((SECONDS + ${ES_WAIT_TIMEOUT:-180}))
+  while ((SECONDS < deadline)); do
+    if curl -fs "http://127.0.0.1:$CLUSTER_PORT/_cluster/health?wait_for_nodes=$CLUSTER_NODES&wait_for_status=green&timeout=2s" \
+        2>/dev/null | grep -q '"status":"green"'; then
+      log "cluster of $CLUSTER_NODES nodes ready at $(cmd_cluster_url)"; return 0
+    fi
+    sleep 1
+  done
+  log "cluster not green with $CLUSTER_NODES nodes after ${ES_WAIT_TIMEOUT:-180}s"
+  return 1
+}
+
+cmd_cluster_stop() {
+  local i pids=()
+  for ((i = 1; i <= CLUSTER_NODES; i++)); do "$0" node "$i" stop & pids+=($!); done
+  for i in "${pids[@]}"; do wait "$i" || true; done
+}
+
+cmd_cluster_status() {
+  local i rc=0
+  for ((i = 1; i <= CLUSTER_NODES; i++)); do echo "node $i: $("$0" node "$i" status || true)"; "$0" node "$i" status >/dev/null || rc=1; done
+  return "$rc"
+}
+
 cmd_install() {
   case "$FLAVOUR" in
     maven) maven_install ;;
@@ -336,5 +410,10 @@ case "${1:-}" in
   kill) cmd_kill ;;
   url) cmd_url ;;
   status) cmd_status ;;
-  *) echo "usage: $0 install|start|wait|stop|kill|url|status" >&2; exit 2 ;;
+  cluster-start) cmd_cluster_start ;;
+  cluster-stop) cmd_cluster_stop ;;
+  cluster-url) cmd_cluster_url ;;
+  cluster-status) cmd_cluster_status ;;
+  *) echo "usage: $0 install|start|wait|stop|kill|url|status|cluster-start|cluster-stop|cluster-url|cluster-status" \
+       "| node <i> start|wait|stop|kill|url|status" >&2; exit 2 ;;
 esac

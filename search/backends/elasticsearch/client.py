@@ -76,15 +76,17 @@ _lock = threading.Lock()
 def get_client(url: str, *, username: str | None = None, password: str | None = None,
                ca_certs: str | None = None) -> Elasticsearch:
     """The shared client for the cluster at ``url`` (as ``username``; trusting ``ca_certs``, a PEM file, for
-    HTTPS), created on first use."""
-    if not url:
+    HTTPS), created on first use. ``url`` may name several nodes of one cluster, comma-separated: requests
+    go round them, and one that cannot be reached is marked dead and the request retried on another."""
+    hosts = [part.strip() for part in url.split(",") if part.strip()]
+    if not hosts:
         raise ValueError("no Elasticsearch URL given")
     key = (url, username or "", ca_certs or "")
     with _lock:
         client = _clients.get(key)
         if client is None:
             client = Elasticsearch(
-                url,
+                hosts,
                 basic_auth=(username, password or "") if username else None,
                 node_class=CompatibleNode,
                 request_timeout=30,
