@@ -30,7 +30,7 @@ from backend.eventlog.log import EventLog, NewEvent
 from backend.eventlog.models import EventType
 from backend.eventlog.schema import PRIVACY_LABELS, analysis_key, detection_key, thumbnail_name
 
-from . import thumbnails
+from . import appearance, colors, thumbnails
 from .decode import FrameSampler, SampledFrame
 from .detectors.base import Detection, Detector, to_frame
 from .privacy import PrivacyDetectors
@@ -218,12 +218,13 @@ class ClipAnalysis:
             kept = [(d, t) for d, t in zip(detections, track_ids, strict=True) if t is not None]
             for ordinal, (det, track) in enumerate(kept):
                 confidence = round(det.confidence, 5)
-                self._keep_thumbnail_if_best(frame, det, confidence, track, ordinal)
+                appearance = self._keep_thumbnail_if_best(frame, det, confidence, track, ordinal)
                 events.append(NewEvent(
                     key=detection_key(clip.pk, self.detector.model_id, frame.offset_ms, ordinal),
                     type=EventType.OBJECT_DETECTED, time=at, camera_id=clip.camera_id, clip_id=clip.pk,
                     label=det.label, confidence=confidence, x1=det.x1, y1=det.y1, x2=det.x2,
                     y2=det.y2, track=track, offset_ms=frame.offset_ms, model=self.detector.model_id,
+                    data=appearance,
                 ))
                 result.tracks.add(track)
             result.detections += len(kept)
@@ -268,19 +269,31 @@ class ClipAnalysis:
         return events
 
     def _keep_thumbnail_if_best(self, frame: SampledFrame, det: Detection, confidence: float, track: int,
-                                ordinal: int) -> None:
-        """Write a thumbnail when a detection becomes its track's best in this clip (before its event).
+                                ordinal: int) -> dict[str, Any]:
+        """Write a thumbnail when a detection becomes its track's best in this clip (before its event), and
+        name its colours (:mod:`analysis.colors`) and describe its appearance for "find similar": the event's
+        data, which the sighting takes with its best detection. Other detections get neither (``{}``): only
+        the best one's are ever shown or searched.
 
         ``confidence`` is the stored (rounded) value, so the choice matches the sighting projection's. None
         for the privacy labels (a detector that reported one): they are never shown.
         """
         if det.label in PRIVACY_LABELS:
-            return
+            return {}
         best = self._best.get(track)
         if best is not None and confidence <= best.confidence:
-            return
+            return {}
         name = thumbnail_name(self.clip.pk, frame.offset_ms, ordinal)
         thumbnails.save(name, thumbnails.crop(frame.full_rgb, det))
         if best is not None:
             self._stale_thumbnails.append(best.thumbnail)
         self._best[track] = _Best(confidence, name)
+        box = (det.x1, det.y1, det.x2, det.y2)
+        found: dict[str, Any] = colors.describe(frame.full_rgb, box, det.label).as_dict()
+        # What "find similar" compares: the tracker's own appearance descriptor (``analysis.appearance``:
+        # colour histograms of the upper and lower body), which tells people apart better than the
+        # detector's features (README, "Answer quality"). Unit length, or left out when the crop is empty.
+        embedding = appearance.describe(frame.full_rgb, box)
+        if embedding.any():
+            found["embedding"] = [round(float(v), 4) for v in embedding]
+        return found

@@ -48,6 +48,29 @@ def _earlier_tracker(settings):
         object.__setattr__(settings.SIGHTLINE, "TRACK_LOW_CONFIDENCE", saved_low)
 
 
+@contextlib.contextmanager
+def _timed_colours():
+    """Time spent naming colours during the block: ``[seconds, calls]`` (filled in as it runs)."""
+    from analysis import colors
+
+    spent = [0.0, 0]
+    real = colors.describe
+
+    def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - started
+            spent[1] += 1
+
+    colors.describe = timed  # type: ignore[assignment]
+    try:
+        yield spent
+    finally:
+        colors.describe = real  # type: ignore[assignment]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=30)
@@ -94,7 +117,10 @@ def main() -> None:
 
     shutil.copy(footage, media / "bench-product.mp4")
     shutil.copy(footage, media / "bench-earlier.mp4")
-    pipeline_fps = pipeline("product")
+    with _timed_colours() as colour_s:
+        started = time.perf_counter()
+        pipeline_fps = pipeline("product")
+        product_s = time.perf_counter() - started
     with _earlier_tracker(settings):
         earlier_fps = pipeline("earlier")
     bare_after = bare()
@@ -112,6 +138,8 @@ def main() -> None:
     print(f"| pipeline / bare detector | {pipeline_fps / bare_fps:.2f} |")
     print(f"| whole pipeline with the earlier IoU tracker | {earlier_fps:.2f} |")
     print(f"| pipeline: product tracker / earlier tracker | {pipeline_fps / earlier_fps:.2f} |")
+    print(f"| naming colours (analysis.colors, {colour_s[1]} best detections): share of the pipeline's time | "
+          f"{colour_s[0] / product_s:.1%} |")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,8 @@ def product_rule(conf: SimpleNamespace):
 
     origin = datetime(2026, 1, 1, tzinfo=UTC)
 
+    from backend.eventlog.models import EventType  # the models need Django set up (main does it first)
+
     def confirmed(dets: Sequence[Tracked]) -> bool:
         rule = site_rule(dets[0].label, conf)  # type: ignore[arg-type]
         summary = None
@@ -57,7 +59,7 @@ def product_rule(conf: SimpleNamespace):
             event = SimpleNamespace(seq=seq, time=origin + timedelta(milliseconds=100 * d.frame), camera_id=1,
                                     clip_id=1, label=d.label, confidence=d.score, x1=d.box[0], y1=d.box[1],
                                     x2=d.box[2], y2=d.box[3], model="eval", track=d.track, offset_ms=100 * d.frame,
-                                    key=f"eval:{seq}")
+                                    key=f"eval:{seq}", type=EventType.OBJECT_DETECTED, data={})
             summary = summary or begin(SightingSummary, d.track, event)  # type: ignore[arg-type]
             fold(summary, event, rule)  # type: ignore[arg-type]
             if summary.confirmed:

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from backend import audit
 from backend.accounts.roles import can_see_camera, visible_camera_ids
 from backend.cameras.models import Camera
+from backend.eventlog.schema import COLOR_ATTRIBUTES, COLOR_PALETTE
 from backend.sightline.media import serve_file
 from backend.sightline.metrics import SEARCH_SECONDS
 
@@ -37,6 +38,10 @@ class SearchView(APIView):
         parameters=[
             OpenApiParameter("tag", str, many=True, description="Object label, repeatable (person, car…)."),
             OpenApiParameter("camera", int, many=True, description="Camera id, repeatable."),
+            *(OpenApiParameter(name, str, many=True, enum=list(COLOR_PALETTE), description=about)
+              for name, about in (("upper_color", "A person's upper-body colour, repeatable (any of them)."),
+                                  ("lower_color", "A person's lower-body colour, repeatable."),
+                                  ("color", "A vehicle's colour, repeatable."))),
             OpenApiParameter("start", OpenApiTypes.DATETIME, description="Sightings overlapping [start, end)."),
             OpenApiParameter("end", OpenApiTypes.DATETIME),
             OpenApiParameter("min_confidence", float, description="0–1, on the sighting's best detection."),
@@ -49,8 +54,9 @@ class SearchView(APIView):
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
-        raw = {k: params.get(k) for k in params if k not in ("tag", "camera")}
-        for many in ("tag", "camera"):
+        repeatable = ("tag", "camera", *COLOR_ATTRIBUTES)
+        raw = {k: params.get(k) for k in params if k not in repeatable}
+        for many in repeatable:
             if many in params:
                 raw[many] = params.getlist(many)  # type: ignore[assignment]
         form = SearchParamsSerializer(data=raw)
@@ -61,6 +67,9 @@ class SearchView(APIView):
             start=data.get("start"), end=data.get("end"), min_confidence=data["min_confidence"],
             sort=data["sort"], cursor=data.get("cursor"), page_size=data["page_size"],
             visible_cameras=visible_camera_ids(request.user),
+            upper_colors=tuple(dict.fromkeys(data.get("upper_color", []))),
+            lower_colors=tuple(dict.fromkeys(data.get("lower_color", []))),
+            colors=tuple(dict.fromkeys(data.get("color", []))),
         )
         backend = get_backend()
         try:
@@ -70,14 +79,14 @@ class SearchView(APIView):
             raise ValidationError({"cursor": [str(exc)]}) from None
         if not query.cursor:  # a search, not its next page
             audit.record("search", audit.actor_for(request), details={
-                "tags": list(query.tags), "cameras": list(query.cameras),
+                "tags": list(query.tags), "cameras": list(query.cameras), **query.color_filters(),
                 "start": query.start.isoformat() if query.start else None,
                 "end": query.end.isoformat() if query.end else None,
                 "min_confidence": query.min_confidence, "sort": query.sort, "results": len(page.results)})
         return Response(page_to_dict(page))
 
 
-def _visible_hit(request: Request, sighting_id: int) -> SightingHit:
+def visible_hit(request: Request, sighting_id: int) -> SightingHit:
     hit = get_backend().get(sighting_id)
     if hit is None or not can_see_camera(request.user, hit.camera_id):
         raise Http404("no such sighting")
@@ -87,7 +96,7 @@ def _visible_hit(request: Request, sighting_id: int) -> SightingHit:
 class SightingDetailView(APIView):
     @extend_schema(responses=SightingSerializer)
     def get(self, request: Request, sighting_id: int) -> Response:
-        hit = _visible_hit(request, sighting_id)
+        hit = visible_hit(request, sighting_id)
         audit.record("sighting.view", audit.actor_for(request), target=f"sighting:{hit.id}",
                      details={"camera": hit.camera_id})
         names = dict(Camera.objects.filter(id=hit.camera_id).values_list("id", "name"))
@@ -104,7 +113,7 @@ class SightingThumbnailView(APIView):
         from backend.exports.privacy import playback_masking
         from backend.exports.thumbnails import masked_thumbnail
 
-        hit = _visible_hit(request, sighting_id)
+        hit = visible_hit(request, sighting_id)
         if not hit.thumbnail or not default_storage.exists(hit.thumbnail):
             raise Http404("this sighting has no thumbnail")
         camera = Camera.objects.get(pk=hit.camera_id)

@@ -37,6 +37,13 @@ class TrackSummary(models.Model):
     detections = models.PositiveIntegerField(default=1)
     model = models.CharField(max_length=64)
     thumbnail = models.CharField(max_length=200, blank=True)
+    # The best detection's named colours (``analysis.colors.PALETTE``); empty: not named (not a person or a
+    # vehicle, not clear, or analysed before colours were).
+    upper_color = models.CharField(max_length=12, blank=True, default="")
+    lower_color = models.CharField(max_length=12, blank=True, default="")
+    color = models.CharField(max_length=12, blank=True, default="", help_text="A vehicle's body colour.")
+    #: The best detection's appearance descriptor for "find similar" (float32, ``EMBEDDING_DIMS``); null: none.
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
     hits = models.PositiveIntegerField(default=0, help_text="Detections the confirmation rule counted.")
 
     class Meta:

@@ -18,14 +18,14 @@ from django.db import transaction
 from backend.eventlog import projections
 from backend.eventlog.models import Event, EventType
 from backend.eventlog.projections import PROJECTED_FIELDS, Projection
-from backend.eventlog.schema import PRIVACY_LABELS
 
 from .models import PendingTrack, Sighting, TrackSummary
-from .sightings import RuleBook, SightingSummary, begin, fold
+from .sightings import RuleBook, SightingSummary, begin, fold, folded, starting
 
 #: The columns both tables share beyond ``id`` (what the fold changes, and what it starts from).
 _COLUMNS = ("camera_id", "label", "model", "confidence", "start_ms", "end_ms", "duration_ms", "detections",
-            "best_ms", "best_seq", "best_clip_id", "best_offset_ms", "x1", "y1", "x2", "y2", "thumbnail", "hits")
+            "best_ms", "best_seq", "best_clip_id", "best_offset_ms", "x1", "y1", "x2", "y2", "thumbnail",
+            "upper_color", "lower_color", "color", "embedding", "hits")
 #: What an upsert rewrites (``camera_id``, ``label`` and ``model`` are a track's from its first detection).
 _UPDATED = [c for c in _COLUMNS if c not in ("camera_id", "label", "model")]
 
@@ -37,22 +37,12 @@ def _summary(row: TrackSummary) -> SightingSummary:
                            **{c: getattr(row, c) for c in _COLUMNS})
 
 
-def _by_track(events: Sequence[Any]) -> dict[int, list[Any]]:
-    """The tracked detections by track; faces and plates (``PRIVACY_LABELS``) never become sightings."""
-    by_track: dict[int, list[Any]] = {}
-    for event in events:
-        if (event.type == EventType.OBJECT_DETECTED and event.track is not None
-                and event.label not in PRIVACY_LABELS):
-            by_track.setdefault(event.track, []).append(event)
-    return by_track
-
-
 class SightingProjection(Projection):
     name = "search.sightings"
     transactional = True
 
     def apply(self, events: Sequence[Event]) -> None:
-        by_track = _by_track(events)
+        by_track = folded(events)
         expired = [e.clip_id for e in events if e.type == EventType.CLIP_EXPIRED and e.clip_id is not None]
         if by_track:
             self._fold(by_track)
@@ -75,6 +65,10 @@ class SightingProjection(Projection):
         promoted: list[int] = []
         for track, track_events in by_track.items():
             row = existing.get(track)
+            if row is None:
+                track_events = starting(track_events)
+                if not track_events:
+                    continue
             summary = _summary(row) if row is not None else begin(SightingSummary, track, track_events[0])
             rule = rules.rule(summary.camera_id, summary.label)
             for event in track_events:
@@ -108,8 +102,8 @@ class SightingProjection(Projection):
         order, batch by batch like the live projection (the rule does not depend on how the log is cut).
         Events after the checkpoint are the live projection's, under the same rules.
         """
-        detections = Event.objects.filter(type=EventType.OBJECT_DETECTED, camera_id=camera_id,
-                                          track__isnull=False)
+        detections = Event.objects.filter(type__in=(EventType.OBJECT_DETECTED, EventType.OBJECT_APPEARANCE),
+                                          camera_id=camera_id, track__isnull=False)
         done = 0
         with transaction.atomic():
             upto = projections.locked_position(self.name)
@@ -121,7 +115,7 @@ class SightingProjection(Projection):
                             .values_list(*PROJECTED_FIELDS, named=True)[:batch])
                 if not rows:
                     break
-                self._fold(_by_track(rows))
+                self._fold(folded(rows))
                 after = rows[-1].seq
                 done += len(rows)
         return done

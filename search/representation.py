@@ -20,7 +20,7 @@ def sighting_to_dict(hit: SightingHit, camera_names: dict[int, str]) -> dict[str
         "camera": {"id": hit.camera_id, "name": camera_names.get(hit.camera_id, "")},
         "start": _iso(hit.start_ms), "end": _iso(hit.end_ms), "best_time": _iso(hit.best_ms),
         "box": list(hit.box), "detections": hit.detections, "model": hit.model, "clip": hit.best_clip_id,
-        "offset_s": offset_s,
+        "offset_s": offset_s, "colors": hit.colors(),
         "thumbnail_url": f"/api/v1/sightings/{hit.id}/thumbnail/",
         "clip_url": f"/api/v1/clips/{hit.best_clip_id}/video/#t={offset_s}",
     }
@@ -36,6 +36,7 @@ def page_to_dict(page: SearchPage) -> dict[str, object]:
         f = page.facets
         facets = {
             "tags": dict(sorted(f.tags.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "colors": {a: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for a, c in f.colors.items()},
             "cameras": [{"id": c, "name": names.get(c, ""), "count": n}
                         for c, n in sorted(f.cameras.items(), key=lambda kv: (-kv[1], kv[0]))],
             "histogram": {"interval_s": f.histogram.interval_ms // 1000,

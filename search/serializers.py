@@ -11,6 +11,8 @@ import math
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
+from backend.eventlog.schema import COLOR_PALETTE
+
 from .backends.base import MAX_PAGE_SIZE, SORTS
 
 TAG_PATTERN = r"^[a-z][a-z0-9 _-]{0,31}$"
@@ -38,7 +40,16 @@ class SightingFilterSerializer(serializers.Serializer):
         return value
 
 
+def _colors(what: str) -> serializers.ListField:
+    return serializers.ListField(child=serializers.ChoiceField(choices=COLOR_PALETTE, error_messages={
+        "invalid_choice": f"{what} is one of {', '.join(COLOR_PALETTE)}"}), required=False,
+        max_length=len(COLOR_PALETTE))
+
+
 class SearchParamsSerializer(SightingFilterSerializer):
+    upper_color = _colors("a person's upper-body colour")
+    lower_color = _colors("a person's lower-body colour")
+    color = _colors("a vehicle's colour")
     start = serializers.DateTimeField(required=False)
     end = serializers.DateTimeField(required=False)
     sort = serializers.ChoiceField(choices=SORTS, required=False, default="-confidence")
@@ -70,6 +81,9 @@ class SightingSerializer(serializers.Serializer):
     model = serializers.CharField()
     clip = serializers.IntegerField()
     offset_s = serializers.FloatField(help_text="Position of the best detection in the clip.")
+    colors = serializers.DictField(child=serializers.ChoiceField(choices=COLOR_PALETTE), help_text=(
+        "The best detection's named colours: upper_color and lower_color for a person, color for a vehicle; "
+        "an attribute is absent when it was not named."))
     thumbnail_url = serializers.CharField()
     clip_url = serializers.CharField(help_text="Plays the clip from the moment of the best detection.")
 
@@ -81,6 +95,8 @@ class HistogramSerializer(serializers.Serializer):
 
 class FacetsSerializer(serializers.Serializer):
     tags = serializers.DictField(child=serializers.IntegerField())
+    colors = serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()), help_text=(
+        "Counts per colour of upper_color, lower_color and color; each ignores its own filter."))
     cameras = serializers.ListField(child=serializers.DictField())
     histogram = HistogramSerializer()
 

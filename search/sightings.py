@@ -36,10 +36,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+import numpy as np
 from django.conf import settings
 
 from backend.cameras.models import TrackedObject
-from backend.eventlog.schema import DetectionRef, detection_thumbnail, epoch_ms
+from backend.eventlog.models import EventType
+from backend.eventlog.schema import (
+    EMBEDDING_DIMS,
+    PRIVACY_LABELS,
+    DetectionRef,
+    detection_thumbnail,
+    epoch_ms,
+)
 
 if TYPE_CHECKING:
     from backend.sightline.config import SightlineSettings
@@ -54,6 +62,7 @@ class DetectionEvent(DetectionRef, Protocol):
     """What the rule reads of an ``object.detected`` event."""
 
     seq: int
+    type: int
     time: datetime
     camera_id: int | None
     label: str
@@ -63,6 +72,8 @@ class DetectionEvent(DetectionRef, Protocol):
     x2: float | None
     y2: float | None
     model: str
+    #: The best detections' named colours (``analysis.colors``: ``upper_color``, ``lower_color``, ``color``).
+    data: dict[str, Any]
 
 
 class SightingFields(Protocol):
@@ -85,6 +96,10 @@ class SightingFields(Protocol):
     x2: float
     y2: float
     thumbnail: str
+    upper_color: str
+    lower_color: str
+    color: str
+    embedding: bytes | None
     hits: int
     recent: list[float]
     confirmed: bool
@@ -188,6 +203,12 @@ def fold(sighting: S, event: DetectionEvent, rule: ConfirmationRule | None) -> S
 
     ``rule`` is the track's (:meth:`RuleBook.rule` for its camera and label); ``None`` confirms nothing.
     """
+    if event.type == EventType.OBJECT_APPEARANCE:
+        # Colours named afterwards: the sighting's, if they are of its best detection still.
+        data = event.data or {}
+        if data.get("detection_seq") == sighting.best_seq:
+            _take_colours(sighting, data)
+        return sighting
     at = epoch_ms(event.time)
     if at < sighting.start_ms:
         sighting.start_ms = at
@@ -204,6 +225,8 @@ def fold(sighting: S, event: DetectionEvent, rule: ConfirmationRule | None) -> S
         sighting.x1, sighting.y1 = event.x1 or 0.0, event.y1 or 0.0
         sighting.x2, sighting.y2 = event.x2 or 0.0, event.y2 or 0.0
         sighting.thumbnail = detection_thumbnail(event) or ""
+        # The sighting looks like its best detection: its colours, or none when it was not named.
+        _take_colours(sighting, event.data or {})
     if rule is not None and rule.qualifies(event):
         sighting.hits += 1
         sighting.recent = [*sighting.recent, float(event.confidence or 0.0)][-RECENT:]
@@ -211,6 +234,48 @@ def fold(sighting: S, event: DetectionEvent, rule: ConfirmationRule | None) -> S
                 and statistics.median(sighting.recent) >= rule.threshold):
             sighting.confirmed = True
     return sighting
+
+
+def _take_colours(sighting: SightingFields, data: dict[str, Any]) -> None:
+    """The appearance of the detection ``data`` belongs to: its colours and its descriptor (or none)."""
+    sighting.upper_color = data.get("upper_color") or ""
+    sighting.lower_color = data.get("lower_color") or ""
+    sighting.color = data.get("color") or ""
+    sighting.embedding = pack_embedding(data.get("embedding"))
+
+
+def pack_embedding(values: Any) -> bytes | None:
+    """An appearance descriptor as stored (little-endian float32), or ``None`` when there is none (or it is
+    not ``EMBEDDING_DIMS`` long)."""
+    if not isinstance(values, list | tuple) or len(values) != EMBEDDING_DIMS:
+        return None
+    return np.asarray(values, dtype="<f4").tobytes()
+
+
+def unpack_embedding(raw: bytes | memoryview | None) -> np.ndarray | None:
+    return None if not raw else np.frombuffer(bytes(raw), dtype="<f4")
+
+
+def folded(events: Iterable[Any]) -> dict[int, list[Any]]:
+    """The events a projection folds, by track: tracked detections (never faces or plates) and the colours
+    named afterwards (``object.appearance``)."""
+    by_track: dict[int, list[Any]] = {}
+    for event in events:
+        if event.track is None:
+            continue
+        if ((event.type == EventType.OBJECT_DETECTED and event.label not in PRIVACY_LABELS)
+                or event.type == EventType.OBJECT_APPEARANCE):
+            by_track.setdefault(event.track, []).append(event)
+    return by_track
+
+
+def starting(events: list[Any]) -> list[Any]:
+    """A track's events for a projection that has no summary of it: from its first detection (colours named
+    for a track it does not have, e.g. one deleted by retention, change nothing)."""
+    for n, event in enumerate(events):
+        if event.type == EventType.OBJECT_DETECTED:
+            return events[n:]
+    return []
 
 
 @dataclass(slots=True, kw_only=True)
@@ -239,6 +304,10 @@ class SightingSummary:
     x2: float = 0.0
     y2: float = 0.0
     thumbnail: str = ""
+    upper_color: str = ""
+    lower_color: str = ""
+    color: str = ""
+    embedding: bytes | None = None
     hits: int = 0
     recent: list[float] = field(default_factory=list)
     confirmed: bool = False
@@ -253,17 +322,23 @@ class SightingSummary:
             duration_ms=doc["end"] - doc["start"], detections=doc["detections"], best_ms=doc["best"],
             best_seq=doc["best_seq"], best_clip_id=doc["best_clip_id"], best_offset_ms=doc["best_offset_ms"],
             x1=doc["x1"], y1=doc["y1"], x2=doc["x2"], y2=doc["y2"], thumbnail=doc.get("thumbnail") or "",
+            upper_color=doc.get("upper_color") or "", lower_color=doc.get("lower_color") or "",
+            color=doc.get("color") or "", embedding=pack_embedding(doc.get("embedding")),
             hits=doc.get("hits", doc["detections"]), recent=list(doc.get("recent") or []),
             confirmed=doc.get("confirmed", True), last_seq=doc["last_seq"],
         )
 
     def to_document(self) -> dict[str, Any]:
-        """The summary document (field names of ``indices.sighting_mapping``)."""
-        return {
+        """The summary document (field names of ``indices.sighting_mapping``); no ``embedding`` field when
+        there is none (a dense vector cannot be empty)."""
+        embedding = unpack_embedding(self.embedding)
+        extra = {} if embedding is None else {"embedding": [float(v) for v in embedding]}
+        return {**extra,
             "id": self.id, "camera_id": self.camera_id, "label": self.label, "model": self.model,
             "confidence": self.confidence, "start": self.start_ms, "end": self.end_ms, "best": self.best_ms,
             "best_seq": self.best_seq, "best_clip_id": self.best_clip_id, "best_offset_ms": self.best_offset_ms,
             "x1": self.x1, "y1": self.y1, "x2": self.x2, "y2": self.y2, "detections": self.detections,
-            "thumbnail": self.thumbnail, "hits": self.hits, "recent": list(self.recent),
+            "thumbnail": self.thumbnail, "upper_color": self.upper_color, "lower_color": self.lower_color,
+            "color": self.color, "hits": self.hits, "recent": list(self.recent),
             "confirmed": self.confirmed, "last_seq": self.last_seq,
         }

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from backend.eventlog.models import Event, EventType
 
-from .api import _visible_hit
+from .api import visible_hit
 
 #: At most this many points in an answer (a day-long track at 2 frames/s would be ~170 000).
 MAX_POINTS = 2000
@@ -80,6 +80,6 @@ class SightingTrackView(APIView):
 
     @extend_schema(responses=TrackSerializer)
     def get(self, request: Request, sighting_id: int) -> Response:
-        hit = _visible_hit(request, sighting_id)
+        hit = visible_hit(request, sighting_id)
         points, truncated = track_points(hit.id, hit.camera_id, MAX_POINTS)
         return Response({"sighting": hit.id, "points": points, "truncated": truncated})

@@ -44,11 +44,13 @@ class CameraFactory(factory.django.DjangoModelFactory):
 
 def detection(clip_id: int, camera_id: int, track: int, offset_ms: int, confidence: float, *,
               label: str = "person", ordinal: int = 0, start: datetime = T0, model: str = "test-model",
-              box: tuple[float, float, float, float] = (0.1, 0.2, 0.3, 0.6)) -> NewEvent:
-    """A detection event as the analysis would append it."""
+              box: tuple[float, float, float, float] = (0.1, 0.2, 0.3, 0.6),
+              colors: dict[str, str] | None = None) -> NewEvent:
+    """A detection event as the analysis would append it (``colors``: what it names of a track's best
+    detection, e.g. ``{"upper_color": "red"}``)."""
     return NewEvent(
         key=detection_key(clip_id, model, offset_ms, ordinal), type=EventType.OBJECT_DETECTED,
         time=start + timedelta(milliseconds=offset_ms), camera_id=camera_id, clip_id=clip_id, label=label,
         confidence=confidence, x1=box[0], y1=box[1], x2=box[2], y2=box[3], track=track, offset_ms=offset_ms,
-        model=model,
+        model=model, data=dict(colors or {}),
     )

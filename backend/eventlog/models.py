@@ -21,6 +21,8 @@ class EventType(models.IntegerChoices):
     ANALYSIS_FAILED = 5, "analysis.failed"
     CLIP_EXPIRED = 6, "clip.expired"
     OBJECT_DETECTED = 10, "object.detected"
+    #: Colours named afterwards for a sighting's best detection (``manage.py compute_appearance``).
+    OBJECT_APPEARANCE = 11, "object.appearance"
     CAMERA_ONLINE = 20, "camera.online"
     CAMERA_OFFLINE = 21, "camera.offline"
     RECORDING_GAP = 22, "camera.gap"

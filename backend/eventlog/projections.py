@@ -31,7 +31,7 @@ DEFAULT_BATCH = 2000
 #: ``camera_id``…): several times cheaper than model instances, which matters at tens of thousands of events a
 #: second. ``data`` is left out: no projection here needs it.
 PROJECTED_FIELDS = ("seq", "key", "type", "time", "camera_id", "clip_id", "label", "confidence", "x1", "y1", "x2",
-                    "y2", "track", "offset_ms", "model")
+                    "y2", "track", "offset_ms", "model", "data")
 
 
 class Projection(ABC):

@@ -15,6 +15,15 @@ from typing import Protocol
 #: in the log like any detection, but never become sightings, search results or thumbnails.
 PRIVACY_LABELS = frozenset({"face", "plate"})
 
+#: The named colours a detection's data may carry (``analysis.colors`` names them, search filters on them),
+#: under the attribute names of :data:`COLOR_ATTRIBUTES`: a person's upper and lower body, a vehicle's body.
+COLOR_PALETTE = ("black", "white", "grey", "red", "orange", "yellow", "green", "blue", "purple", "pink", "brown",
+                 "beige")
+COLOR_ATTRIBUTES = ("upper_color", "lower_color", "color")
+#: Length of the appearance descriptor a best detection's data may carry as ``embedding`` (unit length; the dot
+#: product of two is their similarity, 0–1): ``analysis.appearance.SIZE``.
+EMBEDDING_DIMS = 128
+
 
 class DetectionRef(Protocol):
     """What names a detection's thumbnail: its key, clip and place in the clip (an ``Event`` has them)."""
@@ -36,6 +45,11 @@ def analysis_key(step: str, clip_id: int, model: str) -> str:
 def detection_key(clip_id: int, model: str, offset_ms: int, ordinal: int) -> str:
     """Detection ``ordinal`` (its place in the detector's answer) in the frame at ``offset_ms`` of a clip."""
     return f"det:{clip_id}:{model}:{offset_ms}:{ordinal}"
+
+
+def appearance_key(track: int, detection_seq: int) -> str:
+    """The colours named afterwards for detection ``detection_seq``, the best of sighting ``track``."""
+    return f"appearance:{track}:{detection_seq}"
 
 
 def detection_ordinal(key: str) -> int:

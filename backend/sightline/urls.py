@@ -17,6 +17,7 @@ from backend.sightline.health import healthz, readyz
 from backend.sightline.metrics import metrics_view
 from backend.sightline.spa import ROUTE_PATTERN, spa_view
 from search.api import SearchView, SightingDetailView, SightingThumbnailView
+from search.similar_api import SimilarSightingsView
 from search.track_api import SightingTrackView
 
 router = DefaultRouter(trailing_slash=True)
@@ -34,6 +35,7 @@ api_v1 = [
     path("sightings/<int:sighting_id>/", SightingDetailView.as_view(), name="sighting"),
     path("sightings/<int:sighting_id>/thumbnail/", SightingThumbnailView.as_view(), name="sighting-thumbnail"),
     path("sightings/<int:sighting_id>/track/", SightingTrackView.as_view(), name="sighting-track"),
+    path("sightings/<int:sighting_id>/similar/", SimilarSightingsView.as_view(), name="sighting-similar"),
     path("events/", EventListView.as_view(), name="events"),
     path("audit/", AuditListView.as_view(), name="audit"),
     path("analysis/queue/", AnalysisQueueView.as_view(), name="analysis-queue"),

@@ -4,9 +4,10 @@ A query is a plain value (:class:`SearchQuery`); a backend answers with a :class
 an opaque cursor for the next page, and facets. Backends differ in storage, never in answers: the contract
 tests in ``tests/search/`` run the same cases against each of them.
 
-Facet semantics (the same in every backend): the tag counts ignore the tag filter and the camera counts
-ignore the camera filter, so a user choosing tags still sees how many of the other tags there are; the
-time histogram applies every filter. Camera visibility is always applied.
+Facet semantics (the same in every backend): the tag counts ignore the tag filter, the camera counts
+ignore the camera filter and each colour attribute's counts ignore that attribute's filter, so a user
+choosing tags still sees how many of the other tags there are; the time histogram applies every filter.
+Camera visibility is always applied.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ import base64
 import binascii
 import json
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from backend.accounts.visibility import requested_and_visible
+from backend.eventlog.schema import COLOR_ATTRIBUTES
 
 if TYPE_CHECKING:
     from backend.eventlog.projections import Projection
     from backend.sightline.config import SightlineSettings
+
 
 Sort = Literal["-confidence", "-time", "time"]
 SORTS: tuple[Sort, ...] = ("-confidence", "-time", "time")
@@ -53,6 +56,15 @@ class SearchQuery:
     page_size: int = 50
     #: Cameras the asking user may see; ``None`` means all of them.
     visible_cameras: frozenset[int] | None = None
+    #: Colour filters: a sighting matches when its attribute is one of these (each attribute ANDed).
+    upper_colors: tuple[str, ...] = ()
+    lower_colors: tuple[str, ...] = ()
+    colors: tuple[str, ...] = ()
+
+    def color_filters(self) -> dict[str, tuple[str, ...]]:
+        """The colour attributes filtered on, by attribute name (``COLOR_ATTRIBUTES``)."""
+        given = {"upper_color": self.upper_colors, "lower_color": self.lower_colors, "color": self.colors}
+        return {k: v for k, v in given.items() if v}
 
     @property
     def start_ms(self) -> int | None:
@@ -66,6 +78,31 @@ class SearchQuery:
         """Camera ids to restrict to (requested ∩ visible), or ``None`` for no restriction."""
         cameras = requested_and_visible(self.cameras, self.visible_cameras)
         return None if cameras is None else tuple(sorted(cameras))
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarQuery:
+    """Sightings that look like sighting ``of`` (same label), most similar first."""
+
+    of: int
+    #: Cameras to look in (∩ visible); empty: every visible camera.
+    cameras: tuple[int, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    limit: int = 20
+    visible_cameras: frozenset[int] | None = None
+
+    def as_search(self, label: str) -> SearchQuery:
+        """The same filters as a search (for the candidates' camera, time and visibility rules)."""
+        return SearchQuery(tags=(label,), cameras=self.cameras, start=self.start, end=self.end,
+                           visible_cameras=self.visible_cameras)
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarHit:
+    hit: SightingHit
+    #: 0–1: the dot product of the two appearance descriptors (1: the same colours above and below the waist).
+    similarity: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +120,13 @@ class SightingHit:
     detections: int
     model: str
     thumbnail: str
+    upper_color: str = ""
+    lower_color: str = ""
+    color: str = ""
+
+    def colors(self) -> dict[str, str]:
+        """The named colours, by attribute (only those named)."""
+        return {a: v for a in COLOR_ATTRIBUTES if (v := getattr(self, a))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +140,9 @@ class Facets:
     tags: dict[str, int]
     cameras: dict[int, int]
     histogram: Histogram
+    #: Counts per colour of each attribute (``COLOR_ATTRIBUTES``), each ignoring its own filter like the tags;
+    #: unnamed colours are not counted.
+    colors: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +218,11 @@ class SearchBackend(ABC):
     @abstractmethod
     def search(self, query: SearchQuery, *, facets: bool = True) -> SearchPage:
         """One page of sightings for ``query``, best first unless another sort is asked."""
+
+    @abstractmethod
+    def similar(self, query: SimilarQuery) -> list[SimilarHit]:
+        """The sightings most like ``query.of`` by appearance, most similar first (ties: lower id first); empty
+        when it has no appearance descriptor. Never itself, never a camera outside ``visible_cameras``."""
 
     @abstractmethod
     def get(self, sighting_id: int) -> SightingHit | None:

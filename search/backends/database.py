@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 from django.db.models import Count, F, Max, Min, Q, QuerySet, Value
 from django.db.models.fields import BigIntegerField
 
+from backend.eventlog.schema import COLOR_ATTRIBUTES
 from search.models import Sighting
+from search.sightings import unpack_embedding
 
 from .base import (
     Facets,
@@ -14,6 +17,8 @@ from .base import (
     SearchPage,
     SearchQuery,
     SightingHit,
+    SimilarHit,
+    SimilarQuery,
     choose_interval,
     decode_cursor,
     encode_cursor,
@@ -29,7 +34,8 @@ def sighting_hit(row: Sighting) -> SightingHit:
         id=row.id, label=row.label, confidence=row.confidence, camera_id=row.camera_id, start_ms=row.start_ms,
         end_ms=row.end_ms, best_ms=row.best_ms, best_clip_id=row.best_clip_id,
         best_offset_ms=row.best_offset_ms, box=(row.x1, row.y1, row.x2, row.y2), detections=row.detections,
-        model=row.model, thumbnail=row.thumbnail,
+        model=row.model, thumbnail=row.thumbnail, upper_color=row.upper_color, lower_color=row.lower_color,
+        color=row.color,
     )
 
 
@@ -47,6 +53,9 @@ class DatabaseSearchBackend(SearchBackend):
             cameras = query.effective_cameras()
             if cameras is not None:
                 qs = qs.filter(camera_id__in=cameras)
+        for attribute, values in query.color_filters().items():
+            if skip != attribute:
+                qs = qs.filter(**{f"{attribute}__in": values})
         if query.min_confidence > 0:
             qs = qs.filter(confidence__gte=query.min_confidence)
         # A sighting matches a time range when the time it covers overlaps the range. No sighting lasts
@@ -83,20 +92,45 @@ class DatabaseSearchBackend(SearchBackend):
     def _facets(self, query: SearchQuery, qs: QuerySet[Sighting]) -> Facets:
         tags = dict(self._filtered(query, skip="tags").values_list("label").annotate(n=Count("*")))
         cameras = dict(self._filtered(query, skip="cameras").values_list("camera_id").annotate(n=Count("*")))
+        colors = {a: dict(self._filtered(query, skip=a).exclude(**{a: ""}).values_list(a).annotate(n=Count("*")))
+                  for a in COLOR_ATTRIBUTES}
         lo, hi = query.start_ms, query.end_ms
         if lo is None or hi is None:
             bounds = qs.aggregate(lo=Min("start_ms"), hi=Max("start_ms"))
             lo = lo if lo is not None else bounds["lo"]
             hi = hi if hi is not None else bounds["hi"]
         if lo is None or hi is None:
-            return Facets(tags=tags, cameras=cameras, histogram=Histogram(interval_ms=3_600_000, buckets=[]))
+            return Facets(tags=tags, cameras=cameras, histogram=Histogram(interval_ms=3_600_000, buckets=[]),
+                          colors=colors)
         interval = choose_interval(lo, hi)
         bucket = F("start_ms") / Value(interval, output_field=BigIntegerField())
         rows = qs.annotate(bucket=bucket).values_list("bucket").annotate(n=Count("*")).order_by("bucket")
         return Facets(
-            tags=tags, cameras=cameras,
+            tags=tags, cameras=cameras, colors=colors,
             histogram=Histogram(interval_ms=interval, buckets=[(int(b) * interval, n) for b, n in rows]),
         )
+
+    def similar(self, query: SimilarQuery) -> list[SimilarHit]:
+        """Exact search: every candidate's descriptor against the sighting's (one matrix product). The filters
+        (label, cameras, time) run in the database first, so it reads only the candidates."""
+        row = Sighting.objects.filter(id=query.of).values_list("label", "embedding").first()
+        target = unpack_embedding(row[1]) if row else None
+        if row is None or target is None:
+            return []
+        candidates = (self._filtered(query.as_search(row[0])).exclude(id=query.of).exclude(embedding=None)
+                      .values_list("id", "embedding"))
+        ids: list[int] = []
+        chunks: list[bytes] = []
+        for ident, raw in candidates.iterator(chunk_size=2000):
+            ids.append(ident)
+            chunks.append(bytes(raw or b""))
+        if not ids:
+            return []
+        scores = np.frombuffer(b"".join(chunks), dtype="<f4").reshape(len(ids), -1) @ target
+        order = np.lexsort((np.asarray(ids), -scores))[: query.limit]
+        rows = Sighting.objects.in_bulk([ids[i] for i in order])
+        return [SimilarHit(hit=sighting_hit(rows[ids[i]]), similarity=round(float(min(max(scores[i], 0.0), 1.0)), 4))
+                for i in order]
 
     def get(self, sighting_id: int) -> SightingHit | None:
         row = Sighting.objects.filter(id=sighting_id).first()

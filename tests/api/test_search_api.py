@@ -5,7 +5,7 @@ import pytest
 from backend.eventlog.log import EventLog
 from tests.conftest import client_for
 from tests.factories import detection
-from tests.search.contract import dataset
+from tests.search.contract import dataset, unit
 
 
 @pytest.fixture
@@ -56,11 +56,29 @@ def test_repeatable_filters_and_cursor(admin, cameras):
     ({"page_size": "100000"}, "page_size"),
     ({"cursor": "garbage"}, "cursor"),
     ({"tag": "Person; DROP TABLE"}, "tag"),
+    ({"upper_color": "crimson"}, "upper_color"),
+    ({"lower_color": ["blue"] * 13}, "lower_color"),
+    ({"color": "RED"}, "color"),
 ])
 def test_bad_parameters_get_a_clear_400(admin, params, field):
     response = admin.get("/api/v1/search/", params)
     assert response.status_code == 400
     assert field in response.json(), response.json()
+
+
+def test_colour_filters_and_facets(admin, cameras):
+    lobby, _ = cameras
+    EventLog.append([
+        detection(3, lobby.pk, 21, 0, 0.8, colors={"upper_color": "red", "lower_color": "blue"}),
+        detection(3, lobby.pk, 22, 0, 0.7, ordinal=1, colors={"upper_color": "white", "lower_color": "blue"}),
+    ])
+    body = admin.get("/api/v1/search/", {"upper_color": ["red", "white"], "lower_color": "blue"}).json()
+    assert [r["id"] for r in body["results"]] == [21, 22]
+    assert body["results"][0]["colors"] == {"upper_color": "red", "lower_color": "blue"}
+    assert body["facets"]["colors"]["upper_color"] == {"red": 1, "white": 1}
+    # A sighting without colours says so with an empty object.
+    plain = admin.get("/api/v1/search/", {"tag": "car"}).json()["results"][0]
+    assert plain["colors"] == {}
 
 
 def test_events_endpoint_pages_by_sequence(admin, cameras):
@@ -85,3 +103,35 @@ def test_schema_is_openapi3(admin):
     schema = response.json()
     assert schema["openapi"].startswith("3.")
     assert {"/api/v1/search/", "/api/v1/clips/", "/api/v1/events/", "/api/v1/auth/token/"} <= set(schema["paths"])
+
+
+def test_find_similar_answers_only_from_cameras_the_user_may_see(admin, personas, cameras):
+    lobby, vault = cameras
+    EventLog.append([
+        detection(3, lobby.pk, 61, 0, 0.8, colors={"embedding": unit(1.0)}),
+        detection(3, lobby.pk, 62, 1000, 0.7, ordinal=1, colors={"embedding": unit(0.6, 1)}),
+        detection(4, vault.pk, 63, 2000, 0.7, colors={"embedding": unit(0.9, 2)}),  # the closest, in the vault
+    ])
+    body = admin.get("/api/v1/sightings/61/similar/").json()
+    assert body["of"] == 61
+    assert [(r["id"], r["similarity"]) for r in body["results"]] == [(63, 0.9), (62, 0.6)]
+    assert body["results"][0]["camera"]["name"] == "Vault"
+    # The colleague sees the lobby only: the vault's look-alike is not there, not even counted.
+    colleague = client_for(personas["colleague"])
+    body = colleague.get("/api/v1/sightings/61/similar/").json()
+    assert [r["id"] for r in body["results"]] == [62]
+    assert "Vault" not in str(body)
+    # Asking about a sighting one may not see: 404, as for the sighting itself.
+    assert colleague.get("/api/v1/sightings/63/similar/").status_code == 404
+    assert client_for(personas["outsider"]).get("/api/v1/sightings/61/similar/").status_code == 404
+    assert admin.get("/api/v1/sightings/61/similar/", {"camera": vault.pk, "limit": 1}).json()["results"][0]["id"] == 63
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"limit": "0"}, "limit"), ({"limit": "51"}, "limit"), ({"camera": "vault"}, "camera"),
+    ({"start": "2026-11-02T09:00:00Z", "end": "2026-11-02T08:00:00Z"}, "end"),
+])
+def test_find_similar_bad_parameters_get_a_clear_400(admin, params, field):
+    EventLog.append([detection(3, 1, 61, 0, 0.8, colors={"embedding": unit(1.0)})])
+    response = admin.get("/api/v1/sightings/1/similar/", params)
+    assert response.status_code == 400 and field in response.json(), response.json()

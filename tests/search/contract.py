@@ -7,11 +7,15 @@ lacks is skipped there with the reason written out.
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import pytest
 
-from search.backends.base import InvalidCursor, SearchQuery
+from backend.eventlog.log import NewEvent
+from backend.eventlog.models import Event, EventType
+from backend.eventlog.schema import EMBEDDING_DIMS, appearance_key
+from search.backends.base import InvalidCursor, SearchQuery, SimilarQuery
 from tests.factories import T0, detection
 
 MINUTE = 60_000
@@ -34,6 +38,21 @@ def dataset(lobby: int, vault: int):
         # track 6: person in the vault, 0.6 (ties with track 2), minute 50
         detection(2, vault, 6, 50 * MINUTE, 0.6, ordinal=1),
     ]
+
+
+def appearance(track: int, detection_seq: int, camera_id: int, **named: str) -> NewEvent:
+    """Colours named afterwards (``manage.py compute_appearance``) for detection ``detection_seq``."""
+    return NewEvent(key=appearance_key(track, detection_seq), type=EventType.OBJECT_APPEARANCE, time=T0,
+                    camera_id=camera_id, track=track, label="person", data={"detection_seq": detection_seq, **named})
+
+
+def unit(first: float, other: int | None = None) -> list[float]:
+    """A unit appearance descriptor whose dot product with ``unit(1.0)`` is ``first``."""
+    values = [0.0] * EMBEDDING_DIMS
+    values[0] = first
+    if other is not None:
+        values[other] = math.sqrt(1 - first * first)
+    return values
 
 
 class SearchBackendContract:
@@ -136,3 +155,84 @@ class SearchBackendContract:
         assert self.ids(after) == self.ids(before) and after.facets == before.facets
         assert self.ids(backend.search(SearchQuery(tags=("face", "plate")))) == []
         assert backend.get(7) is None and backend.get(8) is None
+
+    def test_colours_are_the_best_detections_and_filter_each_attribute(self, backend, cameras, indexed):
+        lobby, vault = cameras[0].pk, cameras[1].pk
+        indexed([
+            # track 11: a person whose best detection (0.9) says red over blue; the weaker one said black.
+            detection(4, lobby, 11, 0, 0.5, colors={"upper_color": "black", "lower_color": "blue"}),
+            detection(4, lobby, 11, 1000, 0.9, colors={"upper_color": "red", "lower_color": "blue"}),
+            detection(4, lobby, 11, 2000, 0.7),  # not a new best: no colours, changes nothing
+            # track 12: red over black; track 13: upper not named; track 14: a white car; 15: in the vault.
+            detection(4, lobby, 12, 3000, 0.8, ordinal=1, colors={"upper_color": "red", "lower_color": "black"}),
+            detection(4, lobby, 13, 4000, 0.7, ordinal=2, colors={"lower_color": "blue"}),
+            detection(4, lobby, 14, 5000, 0.85, label="car", ordinal=3, colors={"color": "white"}),
+            detection(5, vault, 15, 6000, 0.6, colors={"upper_color": "red", "lower_color": "blue"}),
+        ])
+        hit = backend.get(11)
+        assert hit is not None and hit.colors() == {"upper_color": "red", "lower_color": "blue"}
+        assert backend.get(13).colors() == {"lower_color": "blue"}
+        assert backend.get(14).colors() == {"color": "white"}
+        red = backend.search(SearchQuery(upper_colors=("red",)))
+        assert sorted(self.ids(red)) == [11, 12, 15]
+        # Attributes AND, values of one attribute OR; with every other filter.
+        assert sorted(self.ids(backend.search(SearchQuery(upper_colors=("red",), lower_colors=("blue",))))) == [11, 15]
+        assert sorted(self.ids(backend.search(SearchQuery(lower_colors=("black", "blue"))))) == [11, 12, 13, 15]
+        assert self.ids(backend.search(SearchQuery(colors=("white",), tags=("car",)))) == [14]
+        assert self.ids(backend.search(SearchQuery(upper_colors=("red",), visible_cameras=frozenset({lobby}),
+                                                   min_confidence=0.85))) == [11]
+        # Facets: each colour's counts ignore its own filter, apply the others; visibility always.
+        facets = backend.search(SearchQuery(upper_colors=("red",), visible_cameras=frozenset({lobby}))).facets
+        assert facets.colors["upper_color"] == {"red": 2}
+        assert facets.colors["lower_color"] == {"blue": 1, "black": 1}
+        assert facets.colors["color"] == {}
+        assert facets.tags == {"person": 2}
+        assert sum(n for _, n in facets.histogram.buckets) == 2
+        everything = backend.search(SearchQuery(lower_colors=("blue",))).facets
+        assert everything.colors["lower_color"] == {"blue": 3, "black": 1}
+        assert everything.colors["upper_color"] == {"red": 2}
+        assert everything.colors["color"] == {}
+
+    def test_colours_named_afterwards_apply_to_the_best_detection_only(self, backend, cameras, indexed):
+        lobby = cameras[0].pk
+        indexed([detection(6, lobby, 31, 0, 0.6), detection(6, lobby, 31, 1000, 0.8)])
+        best = Event.objects.get(key=detection(6, lobby, 31, 1000, 0.8).key).seq
+        weaker = Event.objects.get(key=detection(6, lobby, 31, 0, 0.6).key).seq
+        indexed([
+            appearance(31, weaker, lobby, upper_color="green"),  # not the best detection: ignored
+            appearance(31, best, lobby, upper_color="red", lower_color="blue"),
+            appearance(99, best, lobby, upper_color="red"),  # a track the backend does not have: nothing
+        ])
+        assert backend.get(31).colors() == {"upper_color": "red", "lower_color": "blue"}
+        assert backend.get(99) is None
+        assert self.ids(backend.search(SearchQuery(upper_colors=("red",)))) == [31]
+        # A better detection later: the sighting takes its colours (none named here), not the old ones.
+        indexed([detection(6, lobby, 31, 2000, 0.9)])
+        assert backend.get(31).colors() == {}
+
+    def test_find_similar_ranks_by_appearance_within_label_cameras_time_and_visibility(self, backend, cameras,
+                                                                                        indexed):
+        lobby, vault = cameras[0].pk, cameras[1].pk
+        indexed([
+            detection(7, lobby, 41, 0, 0.9, colors={"embedding": unit(1.0)}),  # the one asked about
+            detection(7, lobby, 42, 60_000, 0.8, ordinal=1, colors={"embedding": unit(0.9, 1)}),
+            detection(8, vault, 43, 120_000, 0.7, colors={"embedding": unit(0.8, 2)}),
+            detection(7, lobby, 44, 180_000, 0.6, ordinal=2, colors={"embedding": unit(0.1, 3)}),
+            detection(7, lobby, 45, 0, 0.9, ordinal=3, label="car", colors={"embedding": unit(1.0)}),  # not a person
+            detection(7, lobby, 46, 0, 0.9, ordinal=4),  # no descriptor
+        ])
+        found = backend.similar(SimilarQuery(of=41))
+        assert [f.hit.id for f in found] == [42, 43, 44]
+        assert [f.similarity for f in found] == pytest.approx([0.9, 0.8, 0.1], abs=1e-3)
+        # Visibility is a filter, not a mask on the answer; cameras asked for narrow it further.
+        assert [f.hit.id for f in backend.similar(SimilarQuery(of=41, visible_cameras=frozenset({lobby})))] == [42, 44]
+        assert [f.hit.id for f in backend.similar(SimilarQuery(of=41, cameras=(vault,)))] == [43]
+        assert [f.hit.id for f in backend.similar(SimilarQuery(of=41, limit=1))] == [42]
+        window = SimilarQuery(of=41, start=T0 + timedelta(seconds=90), end=T0 + timedelta(seconds=150))
+        assert [f.hit.id for f in backend.similar(window)] == [43]
+        assert backend.similar(SimilarQuery(of=46)) == []
+        assert backend.similar(SimilarQuery(of=999)) == []
+        # A later, weaker detection of a track keeps its descriptor (the summary is read back whole).
+        indexed([detection(7, lobby, 42, 61_000, 0.5, ordinal=1)])
+        assert [f.hit.id for f in backend.similar(SimilarQuery(of=41, limit=1))] == [42]
+

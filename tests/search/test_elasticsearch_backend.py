@@ -18,7 +18,7 @@ import pytest
 
 from backend.eventlog import projections
 from backend.eventlog.log import EventLog
-from search.backends.base import SearchQuery
+from search.backends.base import SearchQuery, SimilarQuery
 from search.backends.elasticsearch import (
     ElasticsearchProjection,
     ProjectionWriteError,
@@ -27,7 +27,7 @@ from search.backends.elasticsearch import (
     rebuild_index,
 )
 from tests.factories import T0, detection
-from tests.search.contract import MINUTE, SearchBackendContract, dataset
+from tests.search.contract import MINUTE, SearchBackendContract, dataset, unit
 
 
 class TestElasticsearchBackend(SearchBackendContract):
@@ -406,3 +406,17 @@ def test_a_private_ca_from_the_settings_is_what_the_client_trusts(settings, tmp_
                                                  "ELASTICSEARCH_PASSWORD": "x", "ELASTICSEARCH_CA_CERTS": ca})
     backend = ElasticsearchSearchBackend.from_settings(conf)
     assert [node.config.ca_certs for node in backend.client.transport.node_pool.all()] == [str(ca)]
+
+
+def test_a_restarted_projector_keeps_the_descriptor_it_reads_back(backend, projection, indexed, cameras):
+    """Elasticsearch 9 leaves dense vectors out of ``_source`` unless asked: a projector that reads a summary
+    back (no cache: just started) must still write its descriptor again."""
+    lobby = cameras[0].pk
+    indexed([detection(9, lobby, 51, 0, 0.9, colors={"embedding": unit(1.0)}),
+             detection(9, lobby, 52, 0, 0.8, ordinal=1, colors={"embedding": unit(0.9, 1)})])
+    restarted = ElasticsearchProjection(client=projection.client, names=projection.names)
+    EventLog.append([detection(9, lobby, 52, 1000, 0.5, ordinal=1)])  # weaker: the best stays
+    projections.catch_up(restarted)
+    restarted.refresh()
+    assert backend.get(52).detections == 2
+    assert [f.hit.id for f in backend.similar(SimilarQuery(of=51))] == [52]

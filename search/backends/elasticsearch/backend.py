@@ -16,9 +16,12 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from elasticsearch import Elasticsearch
 from elasticsearch.dsl import Q, Search
 from elasticsearch.dsl.query import Query
+
+from backend.eventlog.schema import COLOR_ATTRIBUTES
 
 from ..base import (
     Facets,
@@ -27,6 +30,8 @@ from ..base import (
     SearchPage,
     SearchQuery,
     SightingHit,
+    SimilarHit,
+    SimilarQuery,
     choose_interval,
     decode_cursor,
     encode_cursor,
@@ -48,6 +53,7 @@ _SORT: dict[str, list[Any]] = {
 #: Facet sizes: COCO has 80 labels; a deployment with more cameras than this sees the top ones only.
 TAG_FACET_SIZE = 200
 CAMERA_FACET_SIZE = 5000
+COLOR_FACET_SIZE = 20  # the palette has 12
 _EMPTY_HISTOGRAM = Histogram(interval_ms=3_600_000, buckets=[])
 
 
@@ -66,6 +72,9 @@ def _hit(source: dict[str, Any]) -> SightingHit:
         detections=source["detections"],
         model=source["model"],
         thumbnail=source.get("thumbnail") or "",
+        upper_color=source.get("upper_color") or "",
+        lower_color=source.get("lower_color") or "",
+        color=source.get("color") or "",
     )
 
 
@@ -81,9 +90,10 @@ _BOUNDS_TTL_S = 5.0
 class ElasticsearchSearchBackend(SearchBackend):
     name = "elasticsearch"
 
-    def __init__(self, client: Elasticsearch, names: Names) -> None:
+    def __init__(self, client: Elasticsearch, names: Names, *, replicas: int = 0) -> None:
         self.client = client
         self.names = names
+        self.replicas = replicas
 
     @classmethod
     def from_settings(cls, conf: SightlineSettings) -> ElasticsearchSearchBackend:
@@ -92,16 +102,16 @@ class ElasticsearchSearchBackend(SearchBackend):
         client = get_client(conf.ELASTICSEARCH_URL, username=conf.ELASTICSEARCH_USERNAME,
                             password=conf.ELASTICSEARCH_PASSWORD,
                             ca_certs=str(conf.ELASTICSEARCH_CA_CERTS) if conf.ELASTICSEARCH_CA_CERTS else None)
-        return cls(client, Names(conf.ELASTICSEARCH_INDEX_PREFIX))
+        return cls(client, Names(conf.ELASTICSEARCH_INDEX_PREFIX), replicas=conf.ELASTICSEARCH_REPLICAS)
 
     def projections(self) -> list[Projection]:
-        return [ElasticsearchProjection(client=self.client, names=self.names)]
+        return [ElasticsearchProjection(client=self.client, names=self.names, replicas=self.replicas)]
 
     def ping(self) -> bool:
         return bool(self.client.options(request_timeout=2, max_retries=0).ping())
 
     def rebuild(self, *, batch: int) -> str:
-        result = rebuild_index(self.client, self.names, batch=batch)
+        result = rebuild_index(self.client, self.names, batch=batch, replicas=self.replicas)
         return (f"generation {result['generation']} is live (replaced {result['previous']}); "
                 f"{result['events']} events replayed, checkpoint at {result['position']}")
 
@@ -118,8 +128,12 @@ class ElasticsearchSearchBackend(SearchBackend):
         ).filter(_CONFIRMED)
 
     @staticmethod
+    def _color_filters(query: SearchQuery) -> dict[str, Query]:
+        return {a: Q("terms", **{a: list(v)}) for a, v in query.color_filters().items()}
+
+    @staticmethod
     def _filters(query: SearchQuery) -> tuple[list[Query], list[Query], list[Query]]:
-        """(always-applied, tag, camera) filters."""
+        """(always-applied, tag, camera) filters (the colour filters: :meth:`_color_filters`)."""
         common: list[Query] = []
         if query.visible_cameras is not None:
             common.append(Q("terms", camera_id=sorted(query.visible_cameras)))
@@ -136,22 +150,31 @@ class ElasticsearchSearchBackend(SearchBackend):
 
     def search(self, query: SearchQuery, *, facets: bool = True) -> SearchPage:
         common, tags, cameras = self._filters(query)
-        s = self._search().query(Q("bool", filter=common)).sort(*_SORT[query.sort])
-        if tags or cameras:
-            s = s.post_filter(Q("bool", filter=tags + cameras))
+        colors = self._color_filters(query)
+        chosen = [*colors.values()]
+        s = (self._search().query(Q("bool", filter=common)).sort(*_SORT[query.sort])
+             .source(excludes=["embedding", "recent"]))
+        # The facet filters go after the aggregations: each facet leaves its own filter out.
+        if tags or cameras or chosen:
+            s = s.post_filter(Q("bool", filter=tags + cameras + chosen))
         extra: dict[str, Any] = {"size": query.page_size + 1, "track_total_hits": False}
         if query.cursor:
             extra["search_after"] = list(decode_cursor(query.cursor, query.sort))
         s = s.extra(**extra)
         both_bounds = query.start_ms is not None and query.end_ms is not None
         if facets:
-            s.aggs.bucket("tags", "filter", Q("bool", filter=cameras)).bucket(
+            s.aggs.bucket("tags", "filter", Q("bool", filter=cameras + chosen)).bucket(
                 "terms", "terms", field="label", size=TAG_FACET_SIZE
             )
-            s.aggs.bucket("cameras", "filter", Q("bool", filter=tags)).bucket(
+            s.aggs.bucket("cameras", "filter", Q("bool", filter=tags + chosen)).bucket(
                 "terms", "terms", field="camera_id", size=CAMERA_FACET_SIZE
             )
-            everything = s.aggs.bucket("all", "filter", Q("bool", filter=tags + cameras))
+            for attribute in COLOR_ATTRIBUTES:
+                rest = [f for a, f in colors.items() if a != attribute]
+                s.aggs.bucket(f"color:{attribute}", "filter", Q("bool", filter=tags + cameras + rest)).bucket(
+                    "terms", "terms", field=attribute, size=COLOR_FACET_SIZE
+                )
+            everything = s.aggs.bucket("all", "filter", Q("bool", filter=tags + cameras + chosen))
             if both_bounds:
                 interval = choose_interval(query.start_ms, query.end_ms)  # type: ignore[arg-type]
                 everything.bucket("histogram", self._histogram(interval))
@@ -201,6 +224,8 @@ class ElasticsearchSearchBackend(SearchBackend):
             return Facets(tags={}, cameras={}, histogram=Histogram(interval_ms=interval, buckets=[]))
         tags = {b["key"]: b["doc_count"] for b in aggs["tags"]["terms"]["buckets"]}
         cameras = {int(b["key"]): b["doc_count"] for b in aggs["cameras"]["terms"]["buckets"]}
+        colors = {a: {b["key"]: b["doc_count"] for b in aggs[f"color:{a}"]["terms"]["buckets"] if b["key"]}
+                  for a in COLOR_ATTRIBUTES}
         everything = aggs["all"]
         if "histogram" in everything:
             interval = choose_interval(query.start_ms, query.end_ms)  # type: ignore[arg-type]
@@ -209,7 +234,7 @@ class ElasticsearchSearchBackend(SearchBackend):
             lo = query.start_ms if query.start_ms is not None else everything["lo"]["value"]
             hi = query.end_ms if query.end_ms is not None else everything["hi"]["value"]
             if lo is None or hi is None or everything["doc_count"] == 0:
-                return Facets(tags=tags, cameras=cameras, histogram=_EMPTY_HISTOGRAM)
+                return Facets(tags=tags, cameras=cameras, histogram=_EMPTY_HISTOGRAM, colors=colors)
             interval = choose_interval(int(lo), int(hi))
             if "guess" in everything and everything["guess"].get("meta", {}).get("interval") == interval:
                 raw = everything["guess"]["buckets"]
@@ -217,13 +242,41 @@ class ElasticsearchSearchBackend(SearchBackend):
                 common, tag_f, cam_f = self._filters(query)
                 s = (
                     self._search()
-                    .query(Q("bool", filter=common + tag_f + cam_f))
+                    .query(Q("bool", filter=common + tag_f + cam_f + [*self._color_filters(query).values()]))
                     .extra(size=0, track_total_hits=False)
                 )
                 s.aggs.bucket("histogram", self._histogram(interval))
                 raw = s.execute().to_dict()["aggregations"]["histogram"]["buckets"]
         buckets = [(int(b["key"]), b["doc_count"]) for b in raw]
-        return Facets(tags=tags, cameras=cameras, histogram=Histogram(interval_ms=interval, buckets=buckets))
+        return Facets(tags=tags, cameras=cameras, histogram=Histogram(interval_ms=interval, buckets=buckets),
+                      colors=colors)
+
+    def similar(self, query: SimilarQuery) -> list[SimilarHit]:
+        """Approximate kNN (HNSW) over the descriptors, filtered by label, cameras, time and visibility inside
+        the kNN search (so ``limit`` hits come back however selective the filters)."""
+        found = (self._search().query(Q("term", id=query.of)).source(["label", "embedding"]).extra(size=1)
+                 .execute().to_dict()["hits"]["hits"])
+        if not found or not found[0]["_source"].get("embedding"):
+            return []
+        source = found[0]["_source"]
+        search = query.as_search(source["label"])
+        common, tags, cameras = self._filters(search)
+        filters = [_CONFIRMED, *common, *tags, *cameras, ~Q("term", id=query.of)]
+        body = {
+            "knn": {"field": "embedding", "query_vector": source["embedding"], "k": query.limit,
+                    "num_candidates": max(100, 10 * query.limit), "filter": Q("bool", filter=filters).to_dict()},
+            "size": query.limit, "_source": {"includes": ["*"], "excludes": ["recent"]},  # with the vectors
+        }
+        response = self.client.search(index=self.names.sightings_alias, ignore_unavailable=True,
+                                      allow_no_indices=True, **body)  # type: ignore[arg-type]
+        # The index keeps the vectors quantised (int8 HNSW): its scores rank the candidates roughly; the
+        # similarity reported (and the final order) is the exact dot product of the stored descriptors.
+        target = np.asarray(source["embedding"], dtype=np.float64)
+        hits = []
+        for h in response["hits"]["hits"]:
+            exact = float(np.asarray(h["_source"].pop("embedding"), dtype=np.float64) @ target)
+            hits.append(SimilarHit(hit=_hit(h["_source"]), similarity=round(min(max(exact, 0.0), 1.0), 4)))
+        return sorted(hits, key=lambda h: (-h.similarity, h.hit.id))
 
     def get(self, sighting_id: int) -> SightingHit | None:
         response = self._search().query(Q("term", id=sighting_id)).extra(size=1).execute().to_dict()

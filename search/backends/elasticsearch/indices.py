@@ -25,7 +25,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
-from elasticsearch.dsl import Boolean, Date, Double, Float, Integer, Keyword, Long, Mapping
+from elasticsearch.dsl import Boolean, Date, DenseVector, Double, Float, Integer, Keyword, Long, Mapping
+
+from backend.eventlog.schema import EMBEDDING_DIMS
 
 from .client import Names
 
@@ -70,6 +72,15 @@ CONFIRMATION_FIELDS = {
 }
 
 
+#: The best detection's named colours (``analysis.colors``), added with appearance search: put into existing
+#: partitions too; their summaries without them have no colour.
+APPEARANCE_FIELDS = {
+    "upper_color": Keyword(), "lower_color": Keyword(), "color": Keyword(),
+    # "Find similar": kNN over the best detection's appearance descriptor (HNSW, cosine: unit vectors).
+    "embedding": DenseVector(dims=EMBEDDING_DIMS, index=True, similarity="cosine"),
+}
+
+
 def sighting_mapping() -> Mapping:
     m = Mapping()
     m.meta("dynamic", "strict")
@@ -96,16 +107,23 @@ def sighting_mapping() -> Mapping:
         "last_seq": Long(index=False),
         # The confirmation rule's state (search/sightings.py): searches read confirmed summaries only.
         **CONFIRMATION_FIELDS,
+        **APPEARANCE_FIELDS,
     }.items():
         m.field(name, field)
     return m
 
 
-_INDEX_SETTINGS = {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"}
+def index_settings(replicas: int = 0) -> dict[str, Any]:
+    """Every index's settings: one shard, ``replicas`` copies of it on other nodes (``ELASTICSEARCH_REPLICAS``)."""
+    return {"number_of_shards": 1, "number_of_replicas": replicas, "refresh_interval": "1s"}
 
 
-def ensure_templates(client: Elasticsearch, names: Names) -> None:
-    """Create or update the index templates and the small bookkeeping indices (idempotent)."""
+def ensure_templates(client: Elasticsearch, names: Names, *, replicas: int = 0) -> None:
+    """Create or update the index templates and the small bookkeeping indices (idempotent).
+
+    ``replicas`` goes into the templates (so into every partition created from now on) and the bookkeeping
+    indices created here; existing indices keep their own number."""
+    settings = index_settings(replicas)
     # Distinct priorities: ES refuses two same-priority templates whose wildcards could both match a name,
     # and "P-g*-detections-*" / "P-g*-sightings-*" could in theory; our own names never match both.
     for priority, family, mapping in (
@@ -115,14 +133,14 @@ def ensure_templates(client: Elasticsearch, names: Names) -> None:
         client.indices.put_index_template(
             name=f"{names.prefix}-{family}",
             index_patterns=[names.family_pattern(family)],
-            template={"settings": _INDEX_SETTINGS, "mappings": mapping.to_dict()},
+            template={"settings": settings, "mappings": mapping.to_dict()},
             priority=priority,
         )
     # Partitions created before the confirmation rule: adding fields to a mapping is allowed, and their
     # summaries without them count as confirmed (``SightingSummary.from_document``, the search filter).
     client.indices.put_mapping(
         index=names.family_pattern(SIGHTINGS), allow_no_indices=True, ignore_unavailable=True,
-        properties={name: field.to_dict() for name, field in CONFIRMATION_FIELDS.items()},
+        properties={name: field.to_dict() for name, field in {**CONFIRMATION_FIELDS, **APPEARANCE_FIELDS}.items()},
     )
     for index, mappings in (
         (names.meta, {"dynamic": False, "properties": {"generation": {"type": "long"}}}),
@@ -145,7 +163,7 @@ def ensure_templates(client: Elasticsearch, names: Names) -> None:
     ):
         if not client.indices.exists(index=index):
             try:
-                client.indices.create(index=index, settings=_INDEX_SETTINGS, mappings=mappings)
+                client.indices.create(index=index, settings=settings, mappings=mappings)
             except Exception as exc:  # another process created it first
                 if "resource_already_exists" not in str(exc):
                     raise

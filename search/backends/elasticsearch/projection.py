@@ -41,7 +41,7 @@ from backend.eventlog.models import Event, EventType, ProjectionCheckpoint
 from backend.eventlog.projections import Projection
 from backend.eventlog.schema import PRIVACY_LABELS, detection_thumbnail, epoch_ms
 
-from ...sightings import RuleBook, SightingSummary, begin, fold
+from ...sightings import RuleBook, SightingSummary, begin, fold, folded, starting
 from . import indices
 from .client import Names, month_of_ms, previous_month
 
@@ -90,10 +90,13 @@ class ElasticsearchProjection(Projection):
     base_backoff_s = 0.2
     max_backoff_s = 10.0
 
-    def __init__(self, *, client: Elasticsearch, names: Names, generation: int | None = None) -> None:
+    def __init__(self, *, client: Elasticsearch, names: Names, generation: int | None = None,
+                 replicas: int = 0) -> None:
         # ``generation`` pins the writer to a generation being rebuilt; ``None`` follows the live one.
+        # ``replicas``: of the indices this writer creates (``indices.ensure_templates``).
         self.client = client
         self.names = names
+        self.replicas = replicas
         self._pinned = generation
         self._known_indices: set[str] = set()
         self._ready_prefixes: set[str] = set()
@@ -113,7 +116,7 @@ class ElasticsearchProjection(Projection):
         """(generation to write, whether it is the live one), creating templates and generation 1 if new."""
         client, names = self.client, self.names
         if names.prefix not in self._ready_prefixes:
-            indices.ensure_templates(client, names)
+            indices.ensure_templates(client, names, replicas=self.replicas)
             self._ready_prefixes.add(names.prefix)
         live = indices.live_generation(client, names)
         if live is None:
@@ -133,21 +136,23 @@ class ElasticsearchProjection(Projection):
     def apply(self, events: Sequence[Event]) -> None:
         # Faces and plates are in the log for masking only: no detection document, no sighting.
         detections = [e for e in events if e.type == EventType.OBJECT_DETECTED and e.label not in PRIVACY_LABELS]
+        appearances = [e for e in events if e.type == EventType.OBJECT_APPEARANCE]
         expired = [e for e in events if e.type == EventType.CLIP_EXPIRED and e.clip_id is not None]
-        if detections:
-            self._index(detections)
+        if detections or appearances:
+            self._index(detections, appearances)
         if expired:
             # After the batch's detections: an expired clip's detections never follow its expiry in the log.
             self._forget_clips(expired)
 
-    def _index(self, detections: Sequence[Event]) -> None:
+    def _index(self, detections: Sequence[Event], appearances: Sequence[Event] = ()) -> None:
         generation, live = self._prepare()
         names = self.names
         ops: list[tuple[dict[str, Any], dict[str, Any] | None, Event]] = []
         for event in detections:
             index = names.partition(indices.DETECTIONS, generation, month_of_ms(epoch_ms(event.time)))
             ops.append(({"index": {"_index": index, "_id": event.key}}, detection_document(event), event))
-        ops.extend(self._sighting_ops(detections, generation))
+        # In log order: a track's colours named afterwards fold after the detections before them.
+        ops.extend(self._sighting_ops(sorted([*detections, *appearances], key=lambda e: e.seq), generation))
         for index in {meta[next(iter(meta))]["_index"] for meta, _, _ in ops}:
             self._ensure_partition(index, live)
         chunks = [ops[start : start + _CHUNK_OPS] for start in range(0, len(ops), _CHUNK_OPS)]
@@ -199,17 +204,14 @@ class ElasticsearchProjection(Projection):
         self, detections: Sequence[Event], generation: int
     ) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None, Event]]:
         names = self.names
-        by_track: dict[int, list[Event]] = {}
-        for event in detections:
-            if event.track is not None:
-                by_track.setdefault(event.track, []).append(event)
+        by_track = folded(detections)
         if not by_track:
             return
         # A summary lives in its start month: look where it can be (the months of this batch's detections of
         # the track and the month before; a track does not outlive a month boundary by more than that).
         # Months whose index does not exist come back as per-document index_not_found errors: cheaper than
         # listing the partitions on every batch.
-        docs: list[dict[str, str]] = []
+        docs: list[dict[str, Any]] = []
         found: dict[int, tuple[str, dict[str, Any]]] = {}
         for track, track_events in by_track.items():
             cached = self._summaries.get((names.prefix, generation, track))
@@ -218,8 +220,11 @@ class ElasticsearchProjection(Projection):
                 continue
             months = {month_of_ms(epoch_ms(e.time)) for e in track_events}
             months.add(previous_month(min(months)))
+            # "includes *": Elasticsearch 9 leaves dense vectors (the embedding) out of _source otherwise, and the
+            # summary written back would lose it.
             docs.extend(
-                {"_index": names.partition(indices.SIGHTINGS, generation, month), "_id": str(track)}
+                {"_index": names.partition(indices.SIGHTINGS, generation, month), "_id": str(track),
+                 "_source": {"includes": ["*"]}}
                 for month in sorted(months)
             )
         for doc in self.client.mget(docs=docs)["docs"] if docs else []:
@@ -235,8 +240,10 @@ class ElasticsearchProjection(Projection):
             old_index, document = found.get(track, (None, None))
             last_seq = document["last_seq"] if document is not None else 0
             fresh = [e for e in track_events if e.seq > last_seq]
+            if document is None:
+                fresh = starting(fresh)
             if not fresh:
-                continue  # a replay of events already folded in
+                continue  # a replay of events already folded in (or colours of a track it does not have)
             summary = (SightingSummary.from_document(document) if document is not None
                        else begin(SightingSummary, track, fresh[0]))
             rule = rules.rule(summary.camera_id, summary.label)
@@ -366,7 +373,8 @@ def _replay(target: ElasticsearchProjection, after: int, upto: int, batch: int) 
         done += len(events)
 
 
-def rebuild_index(client: Elasticsearch, names: Names, *, batch: int = projections.DEFAULT_BATCH) -> dict[str, int]:
+def rebuild_index(client: Elasticsearch, names: Names, *, batch: int = projections.DEFAULT_BATCH,
+                  replicas: int = 0) -> dict[str, int]:
     """Build a new generation from the whole log while searches keep using the old one, then swap.
 
     1. Replay the log up to its head into generation N+1 (no alias: invisible to searches).
@@ -375,13 +383,13 @@ def rebuild_index(client: Elasticsearch, names: Names, *, batch: int = projectio
        move the checkpoint to the head.
     3. Delete generation N.
     """
-    live_writer = ElasticsearchProjection(client=client, names=names)
+    live_writer = ElasticsearchProjection(client=client, names=names, replicas=replicas)
     old, _ = live_writer._prepare()
     # Leftovers of a rebuild that died half-way are neither live nor useful.
     for stale in indices.generations(client, names) - {old}:
         indices.delete_generation(client, names, stale)
     new = max(indices.generations(client, names) | {old}) + 1
-    target = ElasticsearchProjection(generation=new, client=client, names=names)
+    target = ElasticsearchProjection(generation=new, client=client, names=names, replicas=replicas)
     head = Event.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
     replayed = _replay(target, 0, head, batch)
     with transaction.atomic():
