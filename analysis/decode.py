@@ -17,6 +17,7 @@ import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,9 @@ class VideoInfo:
     extension: str = ".mp4"
     #: A single picture (JPEG, PNG, WebP), probed with ``images=True`` (the synchronous analyse API only).
     image: bool = False
+    #: When the file says it was recorded (its container's ``creation_time``), ISO 8601 in UTC; ``None`` when
+    #: it does not say, or says something implausible (the 1904/1970 epoch of a muxer that wrote 0, the future).
+    recorded_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +192,26 @@ def _describe(exc: BaseException) -> str:
     return redact(str(exc)) or exc.__class__.__name__
 
 
+#: Creation times before this are a muxer's zero, not a recording's time.
+_EARLIEST_RECORDING = datetime(1995, 1, 1, tzinfo=UTC)
+
+
+def recorded_at(value: object, now: datetime | None = None) -> str | None:
+    """A container's ``creation_time`` tag as ISO 8601 UTC, or ``None`` when absent or implausible."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:  # MP4's mvhd and Matroska's DateUTC are UTC; FFmpeg writes them without a zone
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
+    if when < _EARLIEST_RECORDING or when > now + timedelta(days=1):
+        return None
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def probe(path: str | Path, limits: VideoLimits | None = None, *, images: bool = False) -> VideoInfo:
     """Check ``path`` and decode its first video frame, or raise :class:`UnreadableVideo`.
 
@@ -231,7 +255,8 @@ def probe(path: str | Path, limits: VideoLimits | None = None, *, images: bool =
                                  extension=_IMAGE_EXTENSIONS[codec], image=True)
             fps = float(stream.average_rate) if stream.average_rate else None
             return VideoInfo(duration_s=duration, width=width, height=height, codec=codec, fps=fps,
-                             extension=_extension(container.format.name, codec))
+                             extension=_extension(container.format.name, codec),
+                             recorded_at=recorded_at(container.metadata.get("creation_time")))
     except UnreadableVideo:
         raise
     except av.error.ArgumentError:

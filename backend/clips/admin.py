@@ -2,14 +2,14 @@
 
 from django import forms
 from django.contrib import admin
-from django.utils import timezone
 
 from .models import Clip
-from .services import AlreadyUploaded, UploadRejected, register_stored, store_upload
+from .services import AlreadyUploaded, UploadRejected, register_stored, store_upload, upload_start
 
 
 class ClipUploadForm(forms.ModelForm):
-    started_at = forms.DateTimeField(required=False, help_text="Time of the first frame; default: now.")
+    started_at = forms.DateTimeField(required=False, help_text="Time of the first frame; default: the time the "
+                                                               "file says it was recorded, else now.")
 
     class Meta:
         model = Clip
@@ -32,7 +32,8 @@ class ClipAdmin(admin.ModelAdmin):
     list_display = ["id", "camera", "started_at", "status", "progress", "detections", "source", "created_at"]
     list_filter = ["status", "source", "camera"]
     date_hierarchy = "started_at"
-    readonly_fields = ["original_name", "source", "duration_s", "width", "height", "codec", "size_bytes",
+    readonly_fields = ["original_name", "source", "started_at_source", "duration_s", "width", "height", "codec",
+                       "size_bytes",
                        "status", "progress", "error", "frames_analysed", "detections", "job_id", "uploaded_by",
                        "created_at", "analysis_started_at", "analysis_finished_at"]
 
@@ -52,9 +53,9 @@ class ClipAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         if change:
             return super().save_model(request, obj, form, change)
-        clip, _ = register_stored(form.stored, camera=form.cleaned_data["camera"],
-                               started_at=form.cleaned_data.get("started_at") or timezone.now(),
-                               uploaded_by=request.user)
+        started_at, source = upload_start(form.cleaned_data.get("started_at"), form.stored.info)
+        clip, _ = register_stored(form.stored, camera=form.cleaned_data["camera"], started_at=started_at,
+                                  started_at_source=source, uploaded_by=request.user)
         # The admin goes on with ``obj`` (change message, redirect): make it the registered clip.
         obj.pk = clip.pk
         obj.refresh_from_db()

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
@@ -41,7 +40,7 @@ from backend.sightline.media import serve_file
 
 from . import capacity
 from .models import Clip
-from .services import AlreadyUploaded, UploadRejected, register_stored, store_upload
+from .services import AlreadyUploaded, UploadRejected, register_stored, store_upload, upload_start
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,8 @@ class ClipSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Clip
-        fields = ["id", "camera", "camera_name", "original_name", "source", "started_at", "duration_s",
+        fields = ["id", "camera", "camera_name", "original_name", "source", "started_at", "started_at_source",
+                  "duration_s",
                   "width", "height", "codec", "size_bytes", "status", "progress", "error", "job",
                   "video_url", "created_at", "expired_at"]
         read_only_fields = fields
@@ -103,7 +103,9 @@ class ClipUploadSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=False, help_text="A video file.")
     camera = VisibleCameraField()
     started_at = serializers.DateTimeField(
-        required=False, help_text="ISO 8601 time of the first frame, e.g. 2026-11-26T08:00:00Z; default: now.",
+        required=False, help_text="ISO 8601 time of the first frame, e.g. 2026-11-26T08:00:00Z. Default: the "
+                                  "time the file says it was recorded (its creation time), else when it is "
+                                  "received; the clip's started_at_source says which.",
         error_messages={"invalid": "started_at must be an ISO 8601 date and time, e.g. 2026-11-26T08:00:00Z"},
     )
 
@@ -165,7 +167,8 @@ class ClipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
             stored.discard()
             log.info("upload refused (%s): %s", refusal.reason, refusal.detail)
             return refused(refusal)
-        clip, created = register_stored(stored, camera=camera, started_at=data.get("started_at") or timezone.now(),
+        started_at, source = upload_start(data.get("started_at"), stored.info)
+        clip, created = register_stored(stored, camera=camera, started_at=started_at, started_at_source=source,
                                         uploaded_by=request.user)
         return Response(ClipSerializer(clip, context={"request": request}).data,
                         status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)

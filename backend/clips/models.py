@@ -52,7 +52,15 @@ class Clip(models.Model):
     file = models.FileField(upload_to=clip_upload_to, max_length=300)
     original_name = models.CharField(max_length=255, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.UPLOAD)
+    class StartedAtSource(models.TextChoices):
+        GIVEN = "given", "given by the uploader"
+        FILE = "file", "the file's recorded creation time"
+        RECEIVED = "received", "when it was received (the file does not say)"
+        CAMERA = "camera", "recorded live"
+
     started_at = models.DateTimeField(help_text="Absolute time of the clip's first frame.")
+    started_at_source = models.CharField(max_length=16, choices=StartedAtSource.choices, blank=True,
+                                         help_text="Where started_at came from; empty: not recorded (older clips).")
     duration_s = models.FloatField(null=True, blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)

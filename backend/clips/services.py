@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from analysis.decode import UnreadableVideo, VideoInfo, VideoLimits, probe
 from analysis.probe_sandbox import SandboxLimits, probe_isolated
@@ -142,9 +143,19 @@ def sandbox_limits() -> SandboxLimits:
                          cpu_s=max(1, int(conf.PROBE_TIMEOUT_S)))
 
 
+def upload_start(given: datetime | None, info: VideoInfo) -> tuple[datetime, str]:
+    """The time of an upload's first frame and where it came from: the uploader's, else the file's own
+    recorded creation time, else the time it was received (said as such on the clip)."""
+    if given is not None:
+        return given, Clip.StartedAtSource.GIVEN
+    if info.recorded_at is not None:
+        return datetime.fromisoformat(info.recorded_at.replace("Z", "+00:00")), Clip.StartedAtSource.FILE
+    return timezone.now(), Clip.StartedAtSource.RECEIVED
+
+
 def register_stored(stored: StoredUpload, *, camera: Camera, started_at: datetime, uploaded_by=None,  # type: ignore[no-untyped-def]
                     source: str = Clip.Source.UPLOAD, original_name: str | None = None,
-                    queue: bool = True) -> tuple[Clip, bool]:
+                    queue: bool = True, started_at_source: str = "") -> tuple[Clip, bool]:
     """:func:`register_clip` for a stored upload, in its own transaction; its file is deleted on failure.
 
     Returns ``(clip, created)``: the same footage registered meanwhile for the camera (two identical uploads
@@ -154,7 +165,8 @@ def register_stored(stored: StoredUpload, *, camera: Camera, started_at: datetim
         with transaction.atomic():
             clip = register_clip(camera=camera, stored_name=stored.name, info=stored.info, started_at=started_at,
                                  original_name=stored.original_name if original_name is None else original_name,
-                                 uploaded_by=uploaded_by, source=source, queue=queue, sha256=stored.sha256)
+                                 uploaded_by=uploaded_by, source=source, queue=queue, sha256=stored.sha256,
+                                 started_at_source=started_at_source)
             return clip, True
     except IntegrityError:
         stored.discard()
@@ -169,14 +181,16 @@ def register_stored(stored: StoredUpload, *, camera: Camera, started_at: datetim
 
 def register_clip(*, camera: Camera, stored_name: str, info: VideoInfo, started_at: datetime,
                   original_name: str = "", uploaded_by=None, source: str = Clip.Source.UPLOAD,  # type: ignore[no-untyped-def]
-                  queue: bool = True, sha256: str = "") -> Clip:
+                  queue: bool = True, sha256: str = "", started_at_source: str = "") -> Clip:
     """Create the clip for a probed file already in storage, log ``clip.registered``, queue its analysis.
 
     Must run inside a transaction: the task is queued only once the clip is committed.
     """
     priority = Clip.Priority.LIVE if source == Clip.Source.RECORDING else Clip.Priority.UPLOAD
-    clip = Clip(camera=camera, started_at=started_at, original_name=original_name[:255], source=source,
-                priority=priority,
+    if not started_at_source and source == Clip.Source.RECORDING:
+        started_at_source = Clip.StartedAtSource.CAMERA
+    clip = Clip(camera=camera, started_at=started_at, started_at_source=started_at_source,
+                original_name=original_name[:255], source=source, priority=priority,
                 duration_s=info.duration_s, width=info.width, height=info.height, codec=info.codec,
                 uploaded_by=uploaded_by if uploaded_by is not None and uploaded_by.is_authenticated else None)
     clip.file.name = stored_name

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+import av
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from analysis.decode import recorded_at
 from backend.clips.models import Clip
 from backend.eventlog.models import Event, EventType
 from tests.conftest import client_for
@@ -118,6 +121,10 @@ def test_upload_is_analysed_and_searchable(colleague, cameras, footage_h264, dja
     assert confidences == sorted(confidences, reverse=True)
     best = results[0]
     assert best["start"] >= "2026-11-26T08:00:00" and best["end"] <= "2026-11-26T08:00:08.1"
+    # People get their clothing colours named at analysis, from the palette (most in this footage wear black).
+    named = [r["colors"] for r in results if r["colors"]]
+    assert named and all(set(c) <= {"upper_color", "lower_color"} for c in named), named
+    assert any(c.get("upper_color") == "black" for c in named), named
     thumb = colleague.get(best["thumbnail_url"])
     assert thumb.status_code == 200 and thumb["Content-Type"] == "image/jpeg"
     assert b"".join(thumb.streaming_content)[:3] == b"\xff\xd8\xff"
@@ -163,3 +170,54 @@ def test_truncated_body_is_analysed_in_part_with_a_warning(colleague, cameras, f
     assert clip["status"] == "done"
     assert "truncated" in clip["error"] or "decoding stopped" in clip["error"], clip["error"]
     assert 0 < clip["job"]["frames_analysed"] < 16
+
+
+def with_creation_time(src: Path, dst: Path, creation_time: str) -> Path:
+    """``src`` remuxed with a container creation time (what a camera's or phone's export carries)."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        out.metadata["creation_time"] = creation_time
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(inp.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    return dst
+
+
+def test_start_time_comes_from_the_file_when_the_upload_gives_none(colleague, cameras, footage_h264, tmp_path):
+    recorded = with_creation_time(footage_h264, tmp_path / "phone.mp4", "2026-11-20T07:15:30.000000Z")
+    response = upload(colleague, cameras[0].pk, recorded.read_bytes(), "phone.mp4")
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["started_at"] == "2026-11-20T07:15:30Z"
+    assert body["started_at_source"] == "file"
+
+
+def test_start_time_given_wins_over_the_files(colleague, cameras, footage_h264, tmp_path):
+    recorded = with_creation_time(footage_h264, tmp_path / "phone.mp4", "2026-11-20T07:15:30.000000Z")
+    response = upload(colleague, cameras[0].pk, recorded.read_bytes(), "phone.mp4", started_at="2026-11-21T09:00:00Z")
+    assert response.status_code == 202, response.content
+    assert response.json()["started_at"] == "2026-11-21T09:00:00Z"
+    assert response.json()["started_at_source"] == "given"
+
+
+def test_a_file_that_does_not_say_when_it_was_recorded_is_stamped_as_received(colleague, cameras, footage_h264):
+    before = datetime.now(UTC)
+    response = upload(colleague, cameras[0].pk, footage_h264.read_bytes(), "clip.mp4")
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["started_at_source"] == "received"
+    assert datetime.fromisoformat(body["started_at"].replace("Z", "+00:00")) >= before.replace(microsecond=0)
+
+
+@pytest.mark.parametrize(("tag", "expected"), [
+    ("2026-11-20T07:15:30.000000Z", "2026-11-20T07:15:30Z"),
+    ("2026-11-20 07:15:30", "2026-11-20T07:15:30Z"),  # no zone: UTC, as MP4 and Matroska store it
+    ("2026-11-20T08:15:30+01:00", "2026-11-20T07:15:30Z"),
+    ("1904-01-01T00:00:00.000000Z", None),  # a muxer's zero
+    ("1970-01-01T00:00:00.000000Z", None),
+    ("2999-01-01T00:00:00Z", None),
+    ("yesterday", None), ("", None), (None, None),
+])
+def test_recorded_at_accepts_only_plausible_creation_times(tag, expected):
+    assert recorded_at(tag) == expected

@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, authHeaders, type Camera, type Clip } from "../api/client";
-import { errorMessage, formatBytes, formatDuration } from "../lib/format";
+import { errorMessage, formatBytes, formatDuration, formatTime } from "../lib/format";
 import { encodeState, emptyState, isoToLocalInput, localInputToIso } from "../lib/query";
+import { recordedAt } from "../lib/recordedAt";
 import { linkClick } from "../lib/router";
 import { uploadWithProgress } from "../lib/upload";
 
@@ -11,7 +12,10 @@ export function UploadPage() {
   const [cameras, setCameras] = useState<Camera[]>([]);
   const [file, setFile] = useState<File | null>(null);
   const [camera, setCamera] = useState("");
-  const [startedAt, setStartedAt] = useState(isoToLocalInput(new Date().toISOString()));
+  // The first frame's time: from the file when it says (read before uploading), else the officer must give it;
+  // never silently "now" (footage uploaded today was mostly recorded another day).
+  const [startedAt, setStartedAt] = useState("");
+  const [startFrom, setStartFrom] = useState<"file" | "officer" | "unknown" | null>(null);
   const [over, setOver] = useState(false);
   const [phase, setPhase] = useState<Phase>("idle");
   const [sent, setSent] = useState(0);
@@ -42,6 +46,11 @@ export function UploadPage() {
     setError(null);
     if (!file) { setError("Choose a video file first."); return; }
     if (!camera) { setError("Choose the camera that recorded it."); return; }
+    if (!localInputToIso(startedAt)) {
+      setError("Enter when the recording started: this file does not say.");
+      document.getElementById("u-start")?.focus();
+      return;
+    }
     const form = new FormData();
     form.append("file", file);
     form.append("camera", camera);
@@ -56,7 +65,13 @@ export function UploadPage() {
     follow(r.body.id);
   };
 
-  const pick = (f: File | null | undefined) => { if (f) { setFile(f); setPhase("idle"); setError(null); } };
+  const pick = async (f: File | null | undefined) => {
+    if (!f) return;
+    setFile(f); setPhase("idle"); setError(null);
+    const recorded = await recordedAt(f);
+    setStartedAt(recorded ? isoToLocalInput(recorded) : "");
+    setStartFrom(recorded ? "file" : "unknown");
+  };
   const busy = phase === "uploading" || phase === "analysing";
   const resultsLink = clip ? (() => {
     const start = new Date(clip.started_at);
@@ -85,7 +100,14 @@ export function UploadPage() {
         </div>
         <div class="field">
           <label for="u-start">Recording started at (first frame, your local time)</label>
-          <input id="u-start" type="datetime-local" step="1" value={startedAt} onInput={(e) => setStartedAt(e.currentTarget.value)} />
+          <input id="u-start" type="datetime-local" step="1" value={startedAt} aria-required="true" aria-describedby="u-start-hint"
+            onInput={(e) => { setStartedAt(e.currentTarget.value); setStartFrom("officer"); }} />
+          <p id="u-start-hint" class="muted" data-testid="start-hint">
+            {startFrom === "file" ? "Taken from the file (the time it says it was recorded). Correct it if the camera's clock was wrong."
+              : startFrom === "unknown" ? "This file does not say when it was recorded: enter the time of its first frame."
+                : startFrom === "officer" ? "As you entered it."
+                  : "Choose a file: its recorded time is used when it has one."}
+          </p>
         </div>
         <div><button class="primary" type="submit" disabled={busy}>Upload and analyse</button></div>
         {phase === "uploading" && (
@@ -96,7 +118,8 @@ export function UploadPage() {
           <div>
             <label for="a-prog">Analysis: {clip.status} {Math.round((clip.progress ?? 0) * 100)}%</label>
             <progress id="a-prog" max={1} value={clip.progress ?? 0} />
-            <p class="muted">{clip.original_name}: {formatDuration(clip.duration_s)}, {clip.width}×{clip.height}, {clip.codec}</p>
+            <p class="muted">{clip.original_name}: {formatDuration(clip.duration_s)}, {clip.width}×{clip.height}, {clip.codec};
+              {" "}footage from <span data-testid="clip-start">{formatTime(clip.started_at)}</span></p>
           </div>
         )}
         {phase === "done" && clip && (
