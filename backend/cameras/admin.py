@@ -1,5 +1,8 @@
 """Admin for cameras: credentials (write-only), live state, tracked objects, and a "test connection" action.
 
+The web app's Cameras page is where admins add, edit and delete cameras day to day (on the cameras API); this
+admin stays for what the app does not edit: grants, retention, masking, tracked objects.
+
 The password is never rendered back into the form. Connection test results and the camera's last error are
 redacted (:func:`backend.sightline.redaction.redact`): FFmpeg quotes the URL with its password.
 
@@ -93,7 +96,9 @@ class CameraAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "state", "site"]
     search_fields = ["name", "site"]
     filter_horizontal = ["granted_users", "granted_groups"]
-    readonly_fields = ["state", "last_seen_at", "last_error", "lease_owner", "lease_expires_at"]
+    # The recorder's lease (which process records the camera, until when) is its own bookkeeping, not something
+    # an admin reads or sets: hidden (``check_health`` reports cameras no recorder holds).
+    readonly_fields = ["state", "last_seen_at", "last_error"]
     actions = ["test_connection"]
 
     @admin.display(boolean=True, description="password set")

@@ -8,8 +8,11 @@ The live state (``state``, ``last_seen_at``, ``last_error``) is written by the r
 ``tracked_objects`` (the camera's confirmation rules, edited in the admin; empty: the site defaults) is
 read-only and shown to admins only, like the address. ``has_live_view`` says, to everyone, whether the camera
 can be watched live (``…/live/index.m3u8``): live view on, camera enabled, a stream address.
-``POST /cameras/{id}/test/`` probes the stream (admins); ``GET /cameras/{id}/gaps/`` lists recording gaps
-from the event log. Error messages are redacted: they never carry the stream URL's password.
+``status`` and ``problem`` say what the camera is doing in plain words, read from the recorder's state and the
+camera's lease (:mod:`backend.cameras.status`: never "recording" when no recorder holds it); ``last_error``
+keeps the recorder's raw reason. ``POST /cameras/{id}/test/`` probes the stream (admins);
+``GET /cameras/{id}/gaps/`` lists recording gaps from the event log. Error messages are redacted: they never
+carry the stream URL's password.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import re
 
 from django.conf import settings
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -29,6 +32,7 @@ from backend.accounts.roles import Role, restrict_to_visible, role_of
 from backend.eventlog.models import Event, EventType
 
 from .models import Camera, TrackedObject
+from .status import Status, camera_problem, camera_status
 
 _ADDRESS = re.compile(r"\brtsps?://\S+", re.IGNORECASE)
 
@@ -49,13 +53,25 @@ class CameraSerializer(serializers.ModelSerializer):
         "defaults)."))
     has_live_view = serializers.SerializerMethodField(help_text=(
         "Whether it can be watched live: live view on, the camera enabled and streaming (not uploaded footage)."))
+    status = serializers.SerializerMethodField(help_text=(
+        "What it is doing now: recording, reconnecting, error, offline (no recorder holds it, or not connected "
+        "yet), disabled, or uploads (no stream: its footage is uploaded)."))
+    problem = serializers.SerializerMethodField(help_text=(
+        "What is wrong, in plain words (empty when nothing is); the raw reason is last_error."))
 
     class Meta:
         model = Camera
         fields = ["id", "name", "site", "stream_address", "username", "password", "has_password", "enabled",
                   "analysis_fps", "retention_days", "privacy_mask", "created_at", "state", "last_seen_at", "last_error",
-                  "tracked_objects", "has_live_view"]
+                  "status", "problem", "tracked_objects", "has_live_view"]
         read_only_fields = ["created_at", "state", "last_seen_at", "last_error"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=Status.choices))
+    def get_status(self, instance: Camera) -> str:
+        return camera_status(instance).value
+
+    def get_problem(self, instance: Camera) -> str:
+        return camera_problem(instance)
 
     def get_has_live_view(self, instance: Camera) -> bool:
         return bool(settings.SIGHTLINE.LIVE_VIEW and instance.enabled and instance.stream_address)

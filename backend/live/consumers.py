@@ -3,7 +3,8 @@
 Protocol (the front end and integrators rely on it exactly)::
 
     ?tag=person&tag=car&camera=3&min_confidence=0.6&after=<seq>    all optional; see ``params``
-    server → {"type": "sighting", "seq", "sighting": <as in the search API, current state>}
+    server → {"type": "sighting", "seq", "source": recording|upload, "sighting": <as in the search API,
+              current state>}   (source: where its best moment was filmed, see ``feed``)
              {"type": "progress", "seq", "clip", "camera", "status": analysing|done|failed, "progress",
               "error"}     (progress is 0 when started, 1 when completed or failed; error "" unless failed)
              {"type": "gap", "seq", "from", "to"}   replay skipped the events in (from, to]; it resumes at to

@@ -7,7 +7,13 @@ later always has a higher ``seq``. That is what makes a resumed feed exactly-onc
 
 This module must never build a message for a camera outside the ``visible`` set it is given, and it never
 writes. Work per batch is bounded: one query for the events (at most ``limit``), one for the sightings of
-all their tracks, one for camera names.
+all their tracks, one for camera names, one for the source of their best clips.
+
+Uploaded footage: a sighting message says where its best moment was filmed, ``"source": "recording"`` (a
+camera's recorder, so it happened moments ago) or ``"upload"`` (footage someone uploaded, maybe from last
+week; ``null`` for a clip that is gone). Uploads are marked, not left out: an officer who uploads footage
+watches its sightings arrive here, and an integrator who wants only what happens now drops ``upload``. The
+client shows the footage's own time.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from django.db.models import Q
 
 from backend.accounts.roles import requested_and_visible, visible_camera_ids
 from backend.cameras.models import Camera
+from backend.clips.models import Clip
 from backend.eventlog import projections
 from backend.eventlog.log import EventLog
 from backend.eventlog.models import Event, EventType
@@ -134,6 +141,8 @@ def _messages(rows: Collection[Event], params: FeedParams, visible: frozenset[in
     sightings = Sighting.objects.in_bulk(list(tracks)) if tracks else {}
     camera_ids = {s.camera_id for s in sightings.values()}
     names = dict(Camera.objects.filter(id__in=camera_ids).values_list("id", "name")) if camera_ids else {}
+    clip_ids = {s.best_clip_id for s in sightings.values()}
+    sources = dict(Clip.objects.filter(id__in=clip_ids).values_list("id", "source")) if clip_ids else {}
     messages: list[Message] = []
     for event in rows:
         # Checked again per message, on the event's and on the sighting's camera: the SQL filter is the
@@ -151,5 +160,6 @@ def _messages(rows: Collection[Event], params: FeedParams, visible: frozenset[in
         if not _can_see(visible, sighting.camera_id) or (params.cameras and sighting.camera_id not in params.cameras):
             continue
         messages.append({"type": "sighting", "seq": event.seq,
+                         "source": sources.get(sighting.best_clip_id),
                          "sighting": sighting_to_dict(sighting_hit(sighting), names)})
     return messages

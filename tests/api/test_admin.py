@@ -73,3 +73,15 @@ def test_events_are_read_only_in_the_admin(admin_client, cameras):
     assert admin_client.get("/admin/eventlog/event/add/").status_code == 403
     assert admin_client.post(f"/admin/eventlog/event/{event.pk}/delete/", {"post": "yes"}).status_code == 403
     assert Event.objects.filter(pk=event.pk).exists()
+
+
+def test_the_camera_admin_hides_the_recorders_lease(admin_client, cameras):
+    """The lease (which recorder process holds the camera, until when) is the recorder's bookkeeping: not shown."""
+    from django.utils import timezone
+
+    lobby, _ = cameras
+    Camera.objects.filter(pk=lobby.pk).update(lease_owner="recorder-host:4242:abc123", lease_expires_at=timezone.now(),
+                                              last_error="[Errno 5] Input/output error")
+    page = admin_client.get(f"/admin/cameras/camera/{lobby.pk}/change/").content.decode()
+    assert "Input/output error" in page, "the recorder's last error stays, read-only"
+    assert "recorder-host:4242" not in page and "Lease" not in page

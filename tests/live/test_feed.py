@@ -292,7 +292,9 @@ def test_replay_after_then_live(base, tokens, cameras):
         await append([detection(1, lobby.id, track=4, offset_ms=40, confidence=0.7),
                       progress(1, lobby.id, EventType.ANALYSIS_FAILED, reason="unreadable video")])
         live = await receive_until(comm, lambda m: m["seq"] == base + 5, timeout=3)
-        assert live[0] == {"type": "sighting", "seq": base + 4, "sighting": await sync_to_async(current)(4)}
+        # Clip 1 is no clip here: its source is unknown (null); see test_feed_source.py.
+        assert live[0] == {"type": "sighting", "seq": base + 4, "source": None,
+                           "sighting": await sync_to_async(current)(4)}
         assert live[1] == {"type": "progress", "seq": base + 5, "clip": 1, "camera": lobby.id, "status": "failed",
                            "progress": 1.0, "error": "unreadable video"}
         await comm.disconnect()

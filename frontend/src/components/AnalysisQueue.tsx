@@ -38,6 +38,8 @@ export function AnalysisQueue() {
       {!queue.admission.accepting_uploads && (
         <p class="error" role="status">Uploads are refused now: {queue.admission.detail}</p>
       )}
+      {/* On a phone the table scrolls in its own box (cameras.css), not the page. */}
+      <div class="cams-scroll" role="group" aria-labelledby="queue-heading" tabIndex={0}>
       <table>
         <thead><tr><th scope="col">Priority</th><th scope="col">Jobs</th><th scope="col">Analysing</th>
           <th scope="col">Frames left</th><th scope="col">Expected wait</th></tr></thead>
@@ -53,6 +55,7 @@ export function AnalysisQueue() {
           ))}
         </tbody>
       </table>
+      </div>
       {queue.workers.length > 0 && (
         <ul class="muted">{queue.workers.map((w, i) => (
           <li>{w.name ?? `worker ${i + 1}`}: {w.frames_per_s ? `${w.frames_per_s.toFixed(1)} frames/s` : "not measured yet"}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffMs, feedUrl, LiveFeed, type SocketLike } from "./livefeed";
+import { backoffMs, feedUrl, LiveFeed, matchesFilters, type SocketLike } from "./livefeed";
 
 class FakeSocket implements SocketLike {
   onopen: SocketLike["onopen"] = null;
@@ -198,5 +198,16 @@ describe("live feed", () => {
     sockets[0].msg({ type: "sighting" });
     expect(got).toEqual([]);
     expect(feed.lastSeq).toBeNull();
+  });
+});
+
+describe("matchesFilters", () => {
+  const s = { tag: "person", confidence: 0.7, camera: { id: 3, name: "Gate" } };
+  it("applies tags, cameras and the confidence floor like the server", () => {
+    expect(matchesFilters({ tags: [], cameras: [], minConfidence: 0.5 }, s)).toBe(true);
+    expect(matchesFilters({ tags: ["car"], cameras: [], minConfidence: 0 }, s)).toBe(false);
+    expect(matchesFilters({ tags: ["car", "person"], cameras: [3], minConfidence: 0.7 }, s)).toBe(true);
+    expect(matchesFilters({ tags: [], cameras: [4], minConfidence: 0 }, s)).toBe(false);
+    expect(matchesFilters({ tags: [], cameras: [], minConfidence: 0.75 }, s)).toBe(false);
   });
 });

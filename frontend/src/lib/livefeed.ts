@@ -16,7 +16,9 @@
 export interface LiveFilters { tags: string[]; cameras: number[]; minConfidence: number }
 
 export type ServerMessage =
-  | { type: "sighting"; seq: number; sighting: LiveSighting }
+  // source: where the sighting's best moment was filmed (a camera's recording, or uploaded footage; null: its clip
+  // is gone); see backend/live/feed.py.
+  | { type: "sighting"; seq: number; source?: SightingSource; sighting: LiveSighting }
   | { type: "progress"; seq: number; clip: number; camera: number; status: string; progress: number; error?: string }
   | { type: "ready"; seq: number }
   | { type: "heartbeat"; seq: number }
@@ -26,6 +28,14 @@ export interface LiveSighting {
   id: number; tag: string; confidence: number; camera: { id: number; name: string };
   start: string; end: string; best_time: string; box: number[]; thumbnail_url: string; clip_url: string;
   offset_s: number; clip: number; detections: number; model: string;
+}
+
+export type SightingSource = "recording" | "upload" | null;
+
+/** Whether a sighting passes the filters, as the server would decide: for the list kept when they change. */
+export function matchesFilters(f: LiveFilters, s: Pick<LiveSighting, "tag" | "confidence" | "camera">): boolean {
+  return (f.tags.length === 0 || f.tags.includes(s.tag)) && (f.cameras.length === 0 || f.cameras.includes(s.camera.id))
+    && s.confidence >= f.minConfidence;
 }
 
 export type FeedStatus = "connecting" | "live" | "reconnecting" | "closed" | "failed";
