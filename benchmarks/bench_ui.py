@@ -4,6 +4,8 @@ The data directory of ``bench_search`` (1,000,000 synthetic detections projected
 daphne; Chromium signs in, then opens ``/?tag=person`` again and again. Measured: from navigation start to the
 first result card's thumbnail element in the page (the API answers, the page renders the grid). Baseline in the
 same run: the bare ``GET /api/v1/search/?tag=person&min_confidence=0.5`` the page sends, timed from Python.
+Also counted: the Tab presses to the first result card, with Tab alone from the page just signed in to, and
+from the top of a page loaded anew taking the skip links (Enter on them is not counted).
 
 Usage: python -m benchmarks.bench_search   (prints its data directory), then
        python -m benchmarks.bench_ui --data-dir <that directory>
@@ -32,6 +34,22 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def tab_presses_to_first_result(page, use_skip_link: bool, limit: int = 400) -> int:
+    """Press Tab from the focus where it is until a result card has it; the number of presses. With
+    ``use_skip_link``, Enter on "Skip to content" and "Skip to results" when they have the focus (not counted)."""
+    here = ("() => { const a = document.activeElement;"
+            " return a?.dataset?.testid === 'result' ? 'card' : a?.textContent?.trim(); }")
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        now = page.evaluate(here)
+        if use_skip_link and now in ("Skip to content", "Skip to results"):
+            page.keyboard.press("Enter")
+            now = page.evaluate(here)
+        if now == "card":
+            return presses
+    raise AssertionError(f"no result card after {limit} Tab presses")
 
 
 def main() -> None:
@@ -88,6 +106,11 @@ def main() -> None:
             page.get_by_label("Password").fill("bench-pass-123")
             page.get_by_role("button", name="Sign in").click()
             page.get_by_test_id("whoami").wait_for()
+            page.get_by_test_id("result").first.wait_for()
+            tabs = tab_presses_to_first_result(page, use_skip_link=False)
+            page.reload()
+            page.get_by_test_id("result").first.wait_for()
+            tabs_skipping = tab_presses_to_first_result(page, use_skip_link=True)
             for _ in range(args.runs):
                 page.goto("/?tag=person")
                 page.get_by_test_id("result").first.wait_for()
@@ -105,6 +128,8 @@ def main() -> None:
     print(f"| baseline: the search API call alone | {statistics.median(api_ms):.0f} ms | "
           f"{percentile(api_ms, 95):.0f} ms |")
     print(f"| page / API (p50) | {statistics.median(page_ms) / statistics.median(api_ms):.1f} | |")
+    print(f"Tab presses to the first result card: {tabs} from the page just signed in to (Tab only), "
+          f"{tabs_skipping} from the top of a page loaded anew (with the skip links)")
 
 
 if __name__ == "__main__":

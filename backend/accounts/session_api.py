@@ -6,6 +6,10 @@ blob. So after obtaining its token the UI calls this endpoint once; the session 
 thumbnails and video. Only token authentication is accepted here: a cross-site page cannot set the header,
 so no CSRF token is needed to open a session, and a stale session cookie can never be "upgraded" to another
 user. Unsafe requests that later ride on the session still need the CSRF token (the UI sends it).
+
+The session also signs in the UI's other tabs: a tab with no token of its own (a card opened in a new tab) asks
+``GET /api/v1/me/`` with the cookie alone and, answered, works on the session (SessionAuthentication). So
+``DELETE`` without a token still ends the session: that is such a tab signing out.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-import { useEffect, useState } from "preact/hooks";
-import { api, auth, logout, type Me, onUnauthorized } from "./api/client";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { api, auth, logout, type Me, onSignedInElsewhere, onUnauthorized, resume } from "./api/client";
 import { CameraLivePage } from "./pages/CameraLive";
 import { CamerasPage } from "./pages/Cameras";
 import { ExportsPage } from "./pages/Exports";
@@ -20,21 +20,44 @@ const TITLES: Record<string, string> = {
 
 export function App() {
   const [loc, setLoc] = useState({ path: location.pathname, search: location.search });
-  const [authed, setAuthed] = useState(!!auth.token);
+  // null: a tab without a token of its own, asking whether the browser's session signs it in.
+  const [authed, setAuthed] = useState<boolean | null>(auth.token ? true : null);
   const [me, setMe] = useState<Me | null>(null);
 
-  useEffect(() => onNavigate(() => { setLoc({ path: location.pathname, search: location.search }); window.scrollTo(0, 0); }), []);
+  useEffect(() => {
+    // The app scrolls itself: to the top on a new page, kept on a step between results, restored by Search.
+    history.scrollRestoration = "manual";
+    return onNavigate((n) => {
+      setLoc({ path: location.pathname, search: location.search });
+      if (n.scroll) window.scrollTo(0, 0);
+    });
+  }, []);
   useEffect(() => onUnauthorized(() => setAuthed(false)), []);
+  // Signed in here: the focus goes to the page (the login form it was in is gone), where Tab goes on.
+  const signedInHere = useRef(false);
+  useEffect(() => {
+    if (authed && signedInHere.current) { signedInHere.current = false; document.getElementById("main")?.focus(); }
+  }, [authed]);
+  const tryResume = () => resume().then((m) => { if (m) setMe(m); setAuthed(!!m); });
+  useEffect(() => { if (authed === null) tryResume(); }, []);
+  useEffect(() => onSignedInElsewhere(() => { if (!auth.token) tryResume(); }), []);
   useEffect(() => {
     if (!authed) { setMe(null); return; }
+    if (me) return;
     api.GET("/api/v1/me/").then(({ data }) => data && setMe(data));
   }, [authed]);
 
   const route = matchRoute(loc.path);
   useEffect(() => { if (TITLES[route.name]) document.title = `${TITLES[route.name]} · Sightline`; }, [route.name]);
 
+  if (authed === null) return <main><p class="muted" aria-live="polite">Loading…</p></main>;
   if (!authed || route.name === "login") {
-    return <LoginPage onLogin={() => { setAuthed(true); if (route.name === "login") navigate("/", { replace: true }); }} />;
+    const onLogin = () => {
+      signedInHere.current = true;
+      setAuthed(true);
+      if (route.name === "login") navigate("/", { replace: true });
+    };
+    return <LoginPage onLogin={onLogin} />;
   }
   let page;
   switch (route.name) {

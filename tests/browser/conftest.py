@@ -110,7 +110,9 @@ def server() -> Iterator[Server]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGHTLINE_") and k != "DJANGO_SETTINGS_MODULE"}
     env.update(DJANGO_SETTINGS_MODULE="backend.sightline.settings",
                SIGHTLINE_SECRET_KEY="browser-tests-" + "k" * 40, SIGHTLINE_DATA_DIR=str(data_dir),
-               SIGHTLINE_CELERY_ALWAYS_EAGER="1", PYTHONUNBUFFERED="1")
+               SIGHTLINE_CELERY_ALWAYS_EAGER="1", PYTHONUNBUFFERED="1",
+               # Every test signs in, often in several tabs, from one address: more than a person would.
+               SIGHTLINE_LOGIN_RATE="1000/minute")
     for key in ("SIGHTLINE_DETECTOR", "SIGHTLINE_TORCH_THREADS"):
         if key in os.environ:
             env[key] = os.environ[key]
@@ -171,3 +173,37 @@ def login(page, server: Server, who: tuple[str, str]) -> None:
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def open_page(browser, server):
+    """``open_page(viewport, timezone_id=..., who=...)``: a signed-in page (the admin, 1440×900 by default) with
+    axe-core loaded and its script errors collected in ``page.js_errors``."""
+    from .test_exports_ui import with_axe
+
+    contexts = []
+
+    def make(viewport: dict | None = None, timezone_id: str = "UTC", who: tuple[str, str] | None = None):
+        ctx = browser.new_context(base_url=server.url, viewport=viewport or {"width": 1440, "height": 900},
+                                  timezone_id=timezone_id, locale="en-GB")
+        contexts.append(ctx)
+        pg = ctx.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.js_errors = errors  # type: ignore[attr-defined]
+        with_axe(pg)
+        login(pg, server, who or server.admin)
+        return pg
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+def open_filters(page) -> None:
+    """On a narrow screen the search filters are a drawer: open it (nothing to do on a desktop)."""
+    toggle = page.get_by_test_id("filters-toggle")
+    toggle.wait_for(state="attached")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false":
+        toggle.click()
+

@@ -1,15 +1,19 @@
 """Defects an officer found in the search page, each checked in a real browser against the demo's real data:
-the card's time, the header count, bad link parameters (and unknown pages), and empty states."""
+the card's time and the order it sorts by, the header count, the histogram, bad link parameters (and unknown
+pages), empty states and the upload's start time."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from .conftest import login, screenshot
-from .test_exports_ui import api, axe_violations, with_axe
+from tests.api.test_uploads import with_creation_time
+
+from .conftest import open_filters, screenshot
+from .test_exports_ui import api, axe_violations
 
 pytestmark = pytest.mark.slow
 
@@ -17,27 +21,6 @@ DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 VIEWPORTS = [pytest.param(DESKTOP, id="desktop"), pytest.param(PHONE, id="phone")]
 EMPTY = "No sightings match these filters."
-
-
-@pytest.fixture
-def open_page(browser, server):
-    """``open_page(viewport, timezone_id=...)``: a signed-in admin page with axe-core loaded."""
-    contexts = []
-
-    def make(viewport: dict = DESKTOP, timezone_id: str = "UTC"):
-        ctx = browser.new_context(base_url=server.url, viewport=viewport, timezone_id=timezone_id, locale="en-GB")
-        contexts.append(ctx)
-        pg = ctx.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.js_errors = errors  # type: ignore[attr-defined]
-        with_axe(pg)
-        login(pg, server, server.admin)
-        return pg
-
-    yield make
-    for ctx in contexts:
-        ctx.close()
 
 
 def assert_axe_clean(page) -> None:
@@ -125,6 +108,125 @@ def test_header_count_is_the_number_of_results_matching_the_filters(open_page):
     assert not page.js_errors
 
 
+def load_every_card(page, expected: int) -> list[dict]:
+    """Scroll until the grid holds ``expected`` cards; each card's shown start (and end, when a span)."""
+    cards = page.get_by_test_id("result")
+    for _ in range(40):
+        if cards.count() >= expected:
+            break
+        page.mouse.wheel(0, 20000)
+        page.wait_for_timeout(150)
+    assert cards.count() == expected
+    return cards.evaluate_all("""(as) => as.map((a) => {
+      const w = a.querySelector('[data-testid=result-time]');
+      const ts = w.tagName === 'TIME' ? [w] : [...w.querySelectorAll('time')];
+      return {id: Number(a.getAttribute('href').split('?')[0].split('/').pop()), text: w.textContent,
+              start: Date.parse(ts[0].getAttribute('datetime')), began: w.hasAttribute('data-began-before'),
+              end: ts.length > 1 ? Date.parse(ts[1].getAttribute('datetime')) : null};
+    })""")
+
+
+def test_oldest_first_is_the_order_of_the_times_shown(open_page):
+    page = open_page()
+    page.goto("/?sort=time&min_confidence=0")
+    shown = load_every_card(page, header_count(page))
+    starts = [c["start"] for c in shown]
+    assert starts == sorted(starts), "cards in the order of the times they show"
+    # The time shown is the sighting's start, the time the API sorts by.
+    status, data = api(page, "GET", "/api/v1/search/?sort=time&min_confidence=0&page_size=200&facets=false")
+    assert status == 200
+    by_id = {r["id"]: r for r in data["results"]}
+    for c in shown:
+        if c["id"] in by_id:
+            assert c["start"] == int(datetime.fromisoformat(by_id[c["id"]]["start"]).timestamp() * 1000)
+    assert not any(c["began"] for c in shown), "no window: no spans"
+
+
+def test_a_sighting_that_began_before_the_window_shows_its_span(open_page):
+    page = open_page()
+    def span(r: dict) -> timedelta:
+        return datetime.fromisoformat(r["end"]) - datetime.fromisoformat(r["start"])
+
+    status, data = api(page, "GET", "/api/v1/search/?sort=-confidence&min_confidence=0&page_size=200&facets=false")
+    assert status == 200
+    longest = max(data["results"], key=span)
+    assert span(longest) > timedelta(seconds=4), "the demo has sightings lasting seconds"
+    start = datetime.fromisoformat(longest["start"]) + span(longest) / 2
+    iso = lambda t: t.isoformat().replace("+00:00", "Z")  # noqa: E731
+    window = f"start={iso(start)}&end={iso(start + timedelta(seconds=20))}"
+    page.goto(f"/?sort=time&min_confidence=0&{window}")
+    shown = load_every_card(page, header_count(page))
+    lo = start.timestamp() * 1000
+    earlier = [c for c in shown if c["start"] < lo]
+    assert longest["id"] in {c["id"] for c in earlier}
+    for c in shown:
+        # Every card says when it was seen: inside the window, or a span from before it into it.
+        assert c["began"] == (c["start"] < lo), c
+        if c["began"]:
+            assert c["end"] is not None and c["end"] >= lo, c
+            assert "began earlier" in c["text"] and " – " in c["text"], c["text"]
+    assert [c["start"] for c in shown] == sorted(c["start"] for c in shown)
+    assert_axe_clean(page)
+    assert not page.js_errors
+
+
+def url_range(page) -> tuple[datetime, datetime]:
+    q = query_of(page)
+    return datetime.fromisoformat(q["start"][0]), datetime.fromisoformat(q["end"][0])
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_histogram_under_an_hour_has_seconds_tooltips_presets_zoom_and_keyboard_handles(open_page, viewport):
+    page = open_page(viewport)
+    status, data = api(page, "GET", "/api/v1/search/?sort=time&min_confidence=0&page_size=1&facets=false")
+    assert status == 200
+    first = datetime.fromisoformat(data["results"][0]["start"])
+    iso = lambda t: t.isoformat().replace("+00:00", "Z")  # noqa: E731
+    page.goto(f"/?min_confidence=0&start={iso(first)}&end={iso(first + timedelta(seconds=20))}")
+    hist = page.get_by_test_id("histogram")
+    hist.wait_for()
+    # The axis of a 20-second chart names seconds, and its ends differ.
+    labels = page.get_by_test_id("histogram-axis").locator("span").all_inner_texts()
+    assert all(re.search(r"\d\d:\d\d:\d\d$", t) for t in labels), labels
+    assert len(set(labels)) == 3, labels
+    # Hovering a bar says its interval and how many sightings it holds.
+    bar = hist.locator("rect.bar").first
+    bar.scroll_into_view_if_needed()
+    box = bar.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] - 1)
+    tip = page.get_by_test_id("histogram-tip")
+    tip.wait_for()
+    assert re.search(r"\d\d:\d\d:\d\d – \d\d:\d\d:\d\d: \d+ sightings?$", tip.inner_text()), tip.inner_text()
+    page.mouse.move(0, 0)
+    # Keyboard: the start handle moves by one bar per arrow key; Enter applies.
+    handle = page.get_by_test_id("handle-start")
+    handle.focus()
+    assert handle.get_attribute("role") == "slider"
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    page.wait_for_function("(t) => new URL(location.href).searchParams.get('start') !== t", arg=iso(first))
+    s, e = url_range(page)
+    assert first < s < e == first + timedelta(seconds=20), (s, e)
+    assert page.get_by_test_id("handle-end").get_attribute("aria-valuetext")
+    # Zoom out: three times as wide around the same middle.
+    before = url_range(page)
+    page.get_by_test_id("zoom-out").click()
+    page.wait_for_function("(t) => new URL(location.href).searchParams.get('start') !== t", arg=iso(before[0]))
+    s, e = url_range(page)
+    assert e - s == 3 * (before[1] - before[0])
+    assert s + (e - s) / 2 == before[0] + (before[1] - before[0]) / 2
+    # A preset: the last hour, ending now.
+    page.get_by_test_id("preset-1h").click()
+    page.wait_for_function("() => { const q = new URL(location.href).searchParams;"
+                           " return Date.parse(q.get('end')) - Date.parse(q.get('start')) === 3600000; }")
+    s, e = url_range(page)
+    assert abs((e - datetime.now(tz=s.tzinfo)).total_seconds()) < 120
+    screenshot(page, f"officer-histogram-{viewport['width']}")
+    assert_axe_clean(page)
+    assert not page.js_errors
+
+
 def test_bad_link_parameters_are_named_and_the_url_normalised(open_page, server):
     page = open_page()
     page.goto("/?tag=person&min_confidence=abc")
@@ -182,6 +284,7 @@ def test_empty_state_keeps_the_selection_and_offers_clear_filters(open_page, vie
     page.goto(f"/?tag=person&camera={cam['id']}&min_confidence=1")
     page.get_by_text(EMPTY).wait_for()
     assert header_count(page) == 0
+    open_filters(page)
     # Selected filters stay visible, at 0, so they can be seen and unselected.
     chip = page.get_by_test_id("tag-person")
     assert chip.get_attribute("aria-pressed") == "true" and chip.locator(".count").inner_text() == "0"
@@ -202,3 +305,63 @@ def test_empty_state_keeps_the_selection_and_offers_clear_filters(open_page, vie
     assert page.get_by_test_id("tag-person").get_attribute("aria-pressed") == "false"
     assert page.get_by_role("button", name="Clear filters").count() == 0
     assert not page.js_errors
+
+
+def test_upload_takes_the_start_time_from_the_file_or_asks_for_it(open_page, footage_h264, tmp_path):
+    page = open_page()
+    page.goto("/upload")
+    page.get_by_label("Camera").select_option(label="Pedestrian street (demo) (Demo)")
+    start = page.get_by_label("Recording started at")
+    # Nothing is assumed before a file is chosen (today: the current time, which stamps old footage as new).
+    assert start.input_value() == ""
+    # A file that says when it was recorded: its time, in the browser's zone (UTC here), said to be the file's.
+    recorded = with_creation_time(footage_h264, tmp_path / "export.mp4", "2026-11-20T07:15:30.000000Z")
+    page.get_by_test_id("file").set_input_files(str(recorded))
+    page.get_by_test_id("start-hint").filter(has_text="Taken from the file").wait_for()
+    assert start.input_value() == "2026-11-20T07:15:30"
+    # One that does not: the field is emptied and the upload refused until a time is given; nothing is sent.
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if r.method == "POST" else None)
+    page.get_by_test_id("file").set_input_files(str(footage_h264))
+    page.get_by_test_id("start-hint").filter(has_text="does not say").wait_for()
+    assert start.input_value() == ""
+    page.get_by_role("button", name="Upload and analyse").click()
+    page.get_by_test_id("upload-error").filter(has_text="Enter when the recording started").wait_for()
+    assert page.evaluate("document.activeElement.id") == "u-start"
+    assert not [u for u in requests if "/api/v1/clips/" in u]
+    assert_axe_clean(page)
+    assert not page.js_errors
+
+
+def test_phone_results_get_the_screen_and_filters_are_a_drawer(open_page):
+    page = open_page(PHONE)
+    page.goto("/?min_confidence=0")
+    first = page.get_by_test_id("result").first
+    first.wait_for()
+    # The first card starts within the first screen (today: under a 470 px filter panel and a 3-row header).
+    top = first.bounding_box()["y"]
+    screenshot(page, "officer-phone-search")
+    assert top < 500, top
+    header = page.locator("header.top").bounding_box()
+    assert header["height"] < 60, header
+    # The header scrolls away with the page: it does not keep a strip of the screen.
+    page.mouse.wheel(0, 800)
+    page.wait_for_timeout(200)
+    assert page.locator("header.top").bounding_box()["y"] < 0
+    page.evaluate("window.scrollTo(0, 0)")
+    # The filters open as a drawer, work, and say how many are set.
+    toggle = page.get_by_test_id("filters-toggle")
+    assert toggle.get_attribute("aria-expanded") == "false"
+    assert not page.get_by_test_id("tag-person").is_visible()
+    toggle.click()
+    page.get_by_test_id("tag-person").click()
+    page.wait_for_url(re.compile(r"tag=person"))
+    assert "(1)" in toggle.inner_text() or toggle.get_attribute("aria-expanded") == "true"
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert_axe_clean(page)
+    # On a desktop the filters are always there and the toggle is not.
+    desk = open_page(DESKTOP)
+    desk.get_by_test_id("result").first.wait_for()
+    assert desk.get_by_test_id("tag-person").is_visible() and not desk.get_by_test_id("filters-toggle").is_visible()
+    assert not page.js_errors
+

@@ -88,14 +88,16 @@ def test_viewer_sees_nothing_from_the_demo_camera(page, server):
     screenshot(page, "viewer-search")
 
 
-def test_cameras_page_lists_state_and_admin_link(page, server):
+def test_cameras_page_lists_state_and_edits_in_the_app(page, server):
     login(page, server, server.admin)
     page.get_by_role("link", name="Cameras").click()
     row = page.get_by_role("row").filter(has_text="Pedestrian street (demo)")
     row.wait_for()
-    assert row.get_by_role("link", name="Edit").get_attribute("href").startswith("/admin/cameras/camera/")
+    # Cameras are edited in the app (test_live_cameras_ui.py), not in the Django admin.
+    row.get_by_role("button", name="Edit Pedestrian street (demo)").click()
+    page.get_by_role("dialog", name="Edit Pedestrian street (demo)").get_by_role("button", name="Cancel").click()
     row.get_by_role("button", name="Gaps").click()
-    page.get_by_text("No recording gaps.").wait_for()
+    page.get_by_text("Never recorded: its footage is uploaded.").wait_for()
     # The analysis queue: every priority with its depth and expected wait, and whether uploads are accepted.
     queue = page.get_by_role("region", name="Analysis queue")
     queue.get_by_role("row").filter(has_text="re-analysis").wait_for()
@@ -112,6 +114,8 @@ def test_upload_rejects_a_non_video_with_the_servers_message(page, server, tmp_p
     fake = tmp_path / "notes.mp4"
     fake.write_text("this is not a video\n" * 50)
     page.get_by_test_id("file").set_input_files(str(fake))
+    page.get_by_test_id("start-hint").filter(has_text="does not say").wait_for()
+    page.get_by_label("Recording started at").fill("2026-11-20T07:15:30")
     page.get_by_role("button", name="Upload and analyse").click()
     err = page.get_by_test_id("upload-error")
     err.wait_for()

@@ -3,11 +3,12 @@ import { decodeState, decodeStateChecked, emptyState, encodeState, localInputToI
 
 describe("search state in the URL", () => {
   it("round-trips every field and leaves defaults out", () => {
-    const s = { tags: ["person", "car"], cameras: [3, 1], start: "2026-11-02T08:00:00.000Z",
+    const s = { tags: ["person", "car"], cameras: [3, 1], upperColors: ["red" as const], lowerColors: [],
+      colors: ["white" as const, "grey" as const], start: "2026-11-02T08:00:00.000Z",
       end: "2026-11-02T09:00:00.000Z", minConfidence: 0.7, sort: "-time" as const };
     const q = encodeState(s);
-    expect(q).toBe("tag=person&tag=car&camera=3&camera=1&start=2026-11-02T08%3A00%3A00.000Z"
-      + "&end=2026-11-02T09%3A00%3A00.000Z&min_confidence=0.7&sort=-time");
+    expect(q).toBe("tag=person&tag=car&camera=3&camera=1&upper_color=red&color=white&color=grey"
+      + "&start=2026-11-02T08%3A00%3A00.000Z&end=2026-11-02T09%3A00%3A00.000Z&min_confidence=0.7&sort=-time");
     expect(decodeState(q)).toEqual(s);
     expect(encodeState(emptyState())).toBe("");
   });
@@ -26,6 +27,15 @@ describe("search state in the URL", () => {
     expect(s.sort).toBe("-confidence");
     expect(s.start).toBeNull();
     expect(s.end).toBe("2026-11-02T08:00:00.000Z");
+  });
+
+  it("keeps palette colours and names the others", () => {
+    const { state, issues } = decodeStateChecked("upper_color=Red&upper_color=crimson&lower_color=blue");
+    expect(state.upperColors).toEqual(["red"]);
+    expect(state.lowerColors).toEqual(["blue"]);
+    expect(issues).toEqual([expect.stringMatching(/^upper_color must be one of black, .*"crimson" ignored$/)]);
+    expect(toApiParams(state).upper_color).toEqual(["red"]);
+    expect(toApiParams(state).color).toBeUndefined();
   });
 
   it("drops an end that is not after the start", () => {

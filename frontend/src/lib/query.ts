@@ -5,9 +5,21 @@ export const SORTS: readonly Sort[] = ["-confidence", "-time", "time"];
 export const DEFAULT_MIN_CONFIDENCE = 0.5;
 const TAG_RE = /^[a-z][a-z0-9 _-]{0,31}$/;
 
+/** The named colours analysis gives people (upper, lower body) and vehicles (body): the API's palette. */
+export const PALETTE = ["black", "white", "grey", "red", "orange", "yellow", "green", "blue", "purple", "pink",
+  "brown", "beige"] as const;
+export type Colour = (typeof PALETTE)[number];
+/** The colour attributes, their URL/API parameter names and what the page calls them. */
+export const COLOUR_ATTRIBUTES = [["upperColors", "upper_color", "Upper body"], ["lowerColors", "lower_color", "Lower body"],
+  ["colors", "color", "Vehicle"]] as const;
+export type ColourKey = (typeof COLOUR_ATTRIBUTES)[number][0];
+
 export interface SearchState {
   tags: string[];
   cameras: number[];
+  upperColors: Colour[];
+  lowerColors: Colour[];
+  colors: Colour[];
   start: string | null; // ISO 8601 (UTC, "Z")
   end: string | null;
   minConfidence: number;
@@ -15,7 +27,8 @@ export interface SearchState {
 }
 
 export const emptyState = (): SearchState => ({
-  tags: [], cameras: [], start: null, end: null, minConfidence: DEFAULT_MIN_CONFIDENCE, sort: "-confidence",
+  tags: [], cameras: [], upperColors: [], lowerColors: [], colors: [], start: null, end: null,
+  minConfidence: DEFAULT_MIN_CONFIDENCE, sort: "-confidence",
 });
 
 function isoOrNull(value: string | null): string | null {
@@ -49,6 +62,12 @@ export function decodeStateChecked(search: string | URLSearchParams): { state: S
     issues.push(`camera must be a camera number (1 or more): ${badCams.map((c) => `"${c}"`).join(", ")} ignored`);
   }
   s.cameras = uniq(rawCams.filter(camOk).map(Number));
+  for (const [key, param] of COLOUR_ATTRIBUTES) {
+    const raw = p.getAll(param).map((c) => c.trim().toLowerCase());
+    const bad = raw.filter((c) => !(PALETTE as readonly string[]).includes(c));
+    if (bad.length) issues.push(`${param} must be one of ${PALETTE.join(", ")}: ${bad.map((c) => `"${c}"`).join(", ")} ignored`);
+    s[key] = uniq(raw.filter((c): c is Colour => (PALETTE as readonly string[]).includes(c)));
+  }
   for (const key of ["start", "end"] as const) {
     const raw = p.get(key);
     s[key] = isoOrNull(raw);
@@ -79,6 +98,7 @@ export function encodeState(s: SearchState): string {
   const p = new URLSearchParams();
   for (const t of s.tags) p.append("tag", t);
   for (const c of s.cameras) p.append("camera", String(c));
+  for (const [key, param] of COLOUR_ATTRIBUTES) for (const c of s[key]) p.append(param, c);
   if (s.start) p.set("start", s.start);
   if (s.end) p.set("end", s.end);
   if (s.minConfidence !== DEFAULT_MIN_CONFIDENCE) p.set("min_confidence", String(s.minConfidence));
@@ -89,6 +109,9 @@ export function encodeState(s: SearchState): string {
 export interface SearchParams {
   tag?: string[];
   camera?: number[];
+  upper_color?: Colour[];
+  lower_color?: Colour[];
+  color?: Colour[];
   start?: string;
   end?: string;
   min_confidence: number;
@@ -104,6 +127,7 @@ SearchParams {
   const q: SearchParams = { min_confidence: s.minConfidence, sort: s.sort };
   if (s.tags.length) q.tag = s.tags;
   if (s.cameras.length) q.camera = s.cameras;
+  for (const [key, param] of COLOUR_ATTRIBUTES) if (s[key].length) q[param] = s[key];
   if (s.start) q.start = s.start;
   if (s.end) q.end = s.end;
   if (extra.cursor) q.cursor = extra.cursor;

@@ -26,27 +26,46 @@ export function matchRoute(pathname: string): Route {
   return { name: "notfound" };
 }
 
-const listeners = new Set<() => void>();
+/** What a navigation asks of the page: `scroll: false` keeps the scroll position (a step between results). */
+export interface Navigation { scroll: boolean }
 
-export function navigate(to: string, opts: { replace?: boolean } = {}): void {
+const listeners = new Set<(n: Navigation) => void>();
+
+export interface NavigateOptions { replace?: boolean; state?: unknown; scroll?: boolean }
+
+/**
+ * Go to `to` (pushed, or replacing the current entry). `state` is kept with the history entry (the Sighting page
+ * reads whether it was opened from the grid); `scroll: false` asks the app to keep the scroll position.
+ */
+export function navigate(to: string, opts: NavigateOptions = {}): void {
   if (to === location.pathname + location.search + location.hash) return;
-  if (opts.replace) history.replaceState(null, "", to);
-  else history.pushState(null, "", to);
-  listeners.forEach((l) => l());
+  if (opts.replace) history.replaceState(opts.state ?? null, "", to);
+  else history.pushState(opts.state ?? null, "", to);
+  listeners.forEach((l) => l({ scroll: opts.scroll ?? true }));
 }
 
-export function onNavigate(fn: () => void): () => void {
+/** Called on every navigation: the app's own and the browser's Back/Forward (which scroll to the top; a page that
+ * restores its own position, as Search does, does so after). */
+export function onNavigate(fn: (n: Navigation) => void): () => void {
+  const pop = () => fn({ scroll: true });
   listeners.add(fn);
-  window.addEventListener("popstate", fn);
-  return () => { listeners.delete(fn); window.removeEventListener("popstate", fn); };
+  window.addEventListener("popstate", pop);
+  return () => { listeners.delete(fn); window.removeEventListener("popstate", pop); };
 }
 
 /** Click handler for in-app links: plain clicks navigate without a reload; modified clicks open a tab. */
 export function linkClick(e: MouseEvent): void {
-  const a = (e.currentTarget as HTMLAnchorElement | null);
-  if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
-  const href = a.getAttribute("href");
-  if (!href || !href.startsWith("/") || href.startsWith("/admin") || href.startsWith("/api")) return;
-  e.preventDefault();
-  navigate(href);
+  linkClickWith({})(e);
+}
+
+/** {@link linkClick} navigating with `opts` (a history state, replace, keeping the scroll position). */
+export function linkClickWith(opts: NavigateOptions): (e: MouseEvent) => void {
+  return (e) => {
+    const a = (e.currentTarget as HTMLAnchorElement | null);
+    if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    const href = a.getAttribute("href");
+    if (!href || !href.startsWith("/") || href.startsWith("/admin") || href.startsWith("/api")) return;
+    e.preventDefault();
+    navigate(href, opts);
+  };
 }

@@ -1,14 +1,21 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { api, type Facets, type Sighting } from "../api/client";
 import { AuthImg } from "../components/Media";
+import { CardTime } from "../components/CardTime";
+import { ColourDots, ColourFilters } from "../components/Colours";
 import { Histogram } from "../components/Histogram";
-import { errorMessage, formatConfidence, formatTime, zoneLabel } from "../lib/format";
+import { errorMessage, formatConfidence } from "../lib/format";
 import {
   decodeStateChecked, emptyState, encodeState, isoToLocalInput, localInputToIso, type SearchState, type Sort, toApiParams, toggle,
 } from "../lib/query";
-import { linkClick, navigate } from "../lib/router";
+import { results as kept, appendPage, PAGE_SIZE, totalOf } from "../lib/results";
+import { linkClickWith, navigate } from "../lib/router";
 
-const PAGE = 48;
+/** The results' heading: "Skip to results" lands there when there is no result card to focus. */
+const RESULTS_HEADING = "results-h";
+
+/** What a sighting page opened from the grid finds in its history entry (Back to results then goes back). */
+export interface FromResults { fromResults: string }
 
 export function SearchPage({ search }: { search: string }) {
   const { state, issues } = decodeStateChecked(search);
@@ -18,11 +25,16 @@ export function SearchPage({ search }: { search: string }) {
   const normalised = useRef<string | null>(null);
   const [camNames, setCamNames] = useState<Record<number, string>>({});
   const camsFetched = useRef(false);
-  const [results, setResults] = useState<Sighting[]>([]);
-  const [facets, setFacets] = useState<Facets | null>(null);
-  const [cursor, setCursor] = useState<string | null>(null);
+  // Back from a sighting opened here (the link or the browser's): the grid as it was left, its pages loaded,
+  // scrolled where it was, the card opened (or stepped to) focused. Anything else is a new search.
+  const [back] = useState(() => kept.takeRestore(key));
+  const shown = useRef(back ? key : null);
+  const [results, setResults] = useState<Sighting[]>(back?.items ?? []);
+  const [facets, setFacets] = useState<Facets | null>(back?.facets ?? null);
+  const [cursor, setCursor] = useState<string | null>(back?.cursor ?? null);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [filtersOpen, setFiltersOpen] = useState(false);
   const [minConf, setMinConf] = useState(state.minConfidence);
   const gen = useRef(0);
   const sentinel = useRef<HTMLDivElement>(null);
@@ -38,14 +50,21 @@ export function SearchPage({ search }: { search: string }) {
     setLoading(true);
     setError(null);
     const { data, error: err, response } = await api.GET("/api/v1/search/", {
-      params: { query: toApiParams(state, { cursor: after, pageSize: PAGE, facets: first }) },
+      params: { query: toApiParams(state, { cursor: after, pageSize: PAGE_SIZE, facets: first }) },
     });
     if (mine !== gen.current) return;
     setLoading(false);
     if (!data) { setError(errorMessage(err, `Search failed (${response.status})`)); return; }
-    setResults((r) => (first ? data.results : [...r, ...data.results]));
-    if (first) setFacets(data.facets as unknown as Facets | null);
-    setCursor(data.next_cursor);
+    // Kept for the sighting pages opened from here (Previous/Next) and for coming back (Back).
+    const had = kept.get(key);
+    const now = first || !had
+      ? { items: data.results, cursor: data.next_cursor, facets: data.facets as unknown as Facets | null, scrollY: 0,
+        opened: null, focus: null, restore: false }
+      : appendPage(had, data.results, data.next_cursor);
+    kept.put(key, now);
+    setResults(now.items);
+    if (first) setFacets(now.facets);
+    setCursor(now.cursor);
   }
 
   // A link with bad parameters: say which were ignored and show the URL of the search actually run.
@@ -60,7 +79,34 @@ export function SearchPage({ search }: { search: string }) {
     }
   }, [search]);
 
-  useEffect(() => { setMinConf(state.minConfidence); setResults([]); setCursor(null); load(true, null); }, [key]);
+  useEffect(() => {
+    setMinConf(state.minConfidence);
+    if (shown.current === key) return;
+    shown.current = key;
+    setResults([]); setCursor(null); load(true, null);
+  }, [key]);
+
+  // Put the grid back where it was, before it is painted (the app has just scrolled to the top). The card stepped
+  // to from the one opened, or found for a sighting opened on its own, is scrolled into view if need be.
+  useLayoutEffect(() => {
+    if (!back) return;
+    window.scrollTo(0, back.scrollY);
+    const card = back.focus == null ? null
+      : document.querySelector<HTMLElement>(`[data-testid=result][data-id="${back.focus}"]`);
+    if (!card) return;
+    card.focus({ preventScroll: true });
+    if (back.focus === back.opened) return;
+    const r = card.getBoundingClientRect();
+    const top = document.querySelector("header.top")?.getBoundingClientRect().bottom ?? 0; // sticky
+    if (r.top < top - 1 || r.bottom > window.innerHeight + 1) card.scrollIntoView({ block: "nearest" });
+  }, []);
+
+  /** A card opened here: remember where the grid was (read before the navigation scrolls to the top). */
+  const open = (id: number) => (e: MouseEvent) => {
+    const scrollY = window.scrollY;
+    linkClickWith({ state: { fromResults: key } satisfies FromResults })(e);
+    if (e.defaultPrevented) kept.patch(key, { restore: true, opened: id, focus: id, scrollY });
+  };
 
   // Infinite scroll: load the next page when the sentinel below the grid comes into view.
   useEffect(() => {
@@ -88,9 +134,9 @@ export function SearchPage({ search }: { search: string }) {
     });
   }, [missingCams.join(",")]);
   const cams = [...facetCams, ...missingCams.map((id) => ({ id, name: camNames[id] ?? "", count: 0 }))];
-  // The number of sightings matching every filter: the histogram counts exactly those (the tag and camera facets
-  // each leave their own filter out, so their sums are not it).
-  const total = facets ? facets.histogram.buckets.reduce((a, b) => a + b.count, 0) : null;
+  const total = totalOf(facets);
+  const activeFilters = state.tags.length + state.cameras.length + state.upperColors.length + state.lowerColors.length
+    + state.colors.length + (state.start || state.end ? 1 : 0) + (state.minConfidence !== emptyState().minConfidence ? 1 : 0);
   const filtered = key !== "" && key !== encodeState({ ...emptyState(), sort: state.sort });
   const clearFilters = () => {
     setNotices([]);
@@ -100,7 +146,14 @@ export function SearchPage({ search }: { search: string }) {
 
   return (
     <div class="search-layout">
-      <aside class="filters panel" aria-label="Filters">
+      {/* First in the page (after the app's own "Skip to content"): past the filters and the histogram's controls
+          to the first card (the heading when there is none), without a history entry for the fragment. */}
+      <a class="skip" href={`#${RESULTS_HEADING}`} onClick={(e) => {
+        e.preventDefault();
+        const first = document.querySelector<HTMLElement>("[data-testid=result]");
+        (first ?? document.getElementById(RESULTS_HEADING))?.focus();
+      }}>Skip to results</a>
+      <aside class="filters panel" aria-label="Filters" id="filters" data-open={filtersOpen ? "" : undefined}>
         <fieldset>
           <legend>Objects</legend>
           <div class="chips">
@@ -126,6 +179,7 @@ export function SearchPage({ search }: { search: string }) {
             {cams.length === 0 && state.cameras.length === 0 && <li class="muted">none</li>}
           </ul>
         </fieldset>
+        <ColourFilters state={state} counts={facets?.colors} onChange={update} />
         <div class="field">
           <label for="f-start">From</label>
           <input id="f-start" type="datetime-local" step="1" value={isoToLocalInput(state.start)}
@@ -155,14 +209,21 @@ export function SearchPage({ search }: { search: string }) {
         </div>
       </aside>
       <section aria-labelledby="results-h">
-        <h1 id="results-h">Sightings <span class="muted" aria-live="polite">{total !== null ? `(${total})` : ""}</span></h1>
+        <div class="results-head">
+          <h1 id={RESULTS_HEADING} tabIndex={-1}>Sightings <span class="muted" aria-live="polite">{total !== null ? `(${total})` : ""}</span></h1>
+          {/* Narrow screens: the filters are a drawer opened from here, so the results get the screen. */}
+          <button type="button" class="filters-toggle" aria-expanded={filtersOpen} aria-controls="filters"
+            onClick={() => setFiltersOpen(!filtersOpen)} data-testid="filters-toggle">
+            {filtersOpen ? "Hide filters" : `Filters${activeFilters ? ` (${activeFilters})` : ""}`}
+          </button>
+        </div>
         {notices.length > 0 && (
           <div class="notice" role="alert" data-testid="url-issues">
             <p>This link had parameters that could not be used:</p>
             <ul>{notices.map((n) => <li>{n}</li>)}</ul>
           </div>
         )}
-        {facets && total !== null && total > 0 && (
+        {facets && total !== null && (total > 0 || state.start || state.end) && (
           <Histogram buckets={facets.histogram.buckets} intervalS={facets.histogram.interval_s} start={state.start}
             end={state.end} onRange={(r) => update(r)} />
         )}
@@ -170,12 +231,12 @@ export function SearchPage({ search }: { search: string }) {
         <ul class="grid" data-testid="results">
           {results.map((s) => (
             <li key={s.id}>
-              <a class="card" href={`/sightings/${s.id}${key ? `?${key}` : ""}`} onClick={linkClick}
-                data-confidence={s.confidence} data-testid="result">
+              <a class="card" href={`/sightings/${s.id}${key ? `?${key}` : ""}`} onClick={open(s.id)}
+                data-confidence={s.confidence} data-id={s.id} data-testid="result">
                 <div class="thumb"><AuthImg src={s.thumbnail_url} alt={`${s.tag} on ${s.camera.name}`} /></div>
                 <div class="meta">
-                  <CardTime iso={s.best_time} />
-                  <span>{s.tag}</span><span class="conf">{formatConfidence(s.confidence)}</span>
+                  <CardTime start={s.start} end={s.end} windowStart={state.start} />
+                  <span>{s.tag}<ColourDots colors={s.colors} /></span><span class="conf">{formatConfidence(s.confidence)}</span>
                   <span class="cam" title={s.camera.name} data-testid="result-camera">{s.camera.name}</span>
                 </div>
               </a>
@@ -192,15 +253,5 @@ export function SearchPage({ search }: { search: string }) {
         <div ref={sentinel} class="sentinel" />
       </section>
     </div>
-  );
-}
-
-/** The sighting's time, whole: date, time (tabular digits) and the browser's zone name. */
-function CardTime({ iso }: { iso: string }) {
-  const [date, time] = formatTime(iso).split(" ");
-  return (
-    <time class="when" dateTime={iso} data-testid="result-time">
-      <span>{date}</span> <span>{time}</span> <span class="tz">{zoneLabel(iso)}</span>
-    </time>
   );
 }

@@ -1,31 +1,51 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import { api, type Me, mediaUrl, type Sighting, type Track } from "../api/client";
+import { api, type Facets, type Me, mediaUrl, type Sighting, type Track } from "../api/client";
+import { ColourDots } from "../components/Colours";
 import { ExportPanel } from "../components/ExportPanel";
+import { PlayerClock } from "../components/PlayerClock";
+import { SimilarPanel } from "../components/SimilarPanel";
 import { type Still, TrackPath } from "../components/TrackPath";
 import { mayExport } from "../lib/exports";
 import { errorMessage, formatConfidence, formatTime } from "../lib/format";
 import {
   type Fetched, maskedBadge, playbackQuery, type PlaybackState, preparingLabel, watchPlayback, withStart, withUnmask,
 } from "../lib/playback";
-import { decodeState, encodeState } from "../lib/query";
-import { linkClick } from "../lib/router";
+import { decodeState, encodeState, toApiParams } from "../lib/query";
+import { appendPage, PAGE_SIZE, placeIn, results as kept, type Results, stepKey } from "../lib/results";
+import { linkClick, linkClickWith, navigate } from "../lib/router";
+import type { FromResults } from "./Search";
 import { boxInRect, displayedRect, follower, type Box } from "../lib/track";
 
 /** A still is taken from the clip when a frame this close to the best moment is shown (seconds). */
 const STILL_WITHIN_S = 0.3;
 
-/** Previous and next sighting of the same camera in time order (keeping the search's confidence floor). */
-async function neighbours(s: Sighting, minConfidence: number): Promise<{ prev?: Sighting; next?: Sighting }> {
-  const base = { camera: [s.camera.id], min_confidence: minConfidence, page_size: 20, facets: false };
-  const pick = (list: Sighting[]) => {
-    const i = list.findIndex((x) => x.id === s.id);
-    return i >= 0 ? list[i + 1] : list.find((x) => x.id !== s.id);
+/** Pages of its search looked through for a sighting opened without its list (a shared link, a new tab). */
+const FIND_PAGES = 4;
+
+/** One more page of the search `qs` after what `r` holds (kept for the grid too); null when it failed. */
+async function nextPage(qs: string, r: Results, facets: boolean): Promise<Results | null> {
+  const { data } = await api.GET("/api/v1/search/", {
+    params: { query: toApiParams(decodeState(qs), { cursor: r.cursor, pageSize: PAGE_SIZE, facets }) },
+  });
+  if (!data) return null;
+  const now = facets ? { ...r, facets: data.facets as unknown as Facets | null } : r;
+  return appendPage(now, data.results, data.next_cursor);
+}
+
+/**
+ * The list sighting `id` is stepped through in: the search of the page's URL (the default search without one),
+ * as its grid loaded it; opened without it, the search is run here, page after page, until the sighting is found
+ * (null when it is not among the first {@link FIND_PAGES} pages: no Previous/Next then).
+ */
+async function listFor(qs: string, id: number): Promise<Results | null> {
+  let r: Results | null = {
+    items: [], cursor: null, facets: null, scrollY: 0, opened: null, focus: id, restore: false,
   };
-  const [after, before] = await Promise.all([
-    api.GET("/api/v1/search/", { params: { query: { ...base, sort: "time", start: s.start } } }),
-    api.GET("/api/v1/search/", { params: { query: { ...base, sort: "-time", end: s.end } } }),
-  ]);
-  return { next: after.data ? pick(after.data.results) : undefined, prev: before.data ? pick(before.data.results) : undefined };
+  for (let page = 0; page < FIND_PAGES && r && (page === 0 || r.cursor); page++) {
+    r = await nextPage(qs, r, page === 0);
+    if (r && placeIn(r, id)) { kept.put(qs, r); return r; }
+  }
+  return null;
 }
 
 /** Ask how this user may play the clip (masked or not, ready or being prepared). */
@@ -40,7 +60,10 @@ async function askPlayback(clip: number, unmask: boolean, retry: boolean): Promi
 export function SightingPage({ id, search, me }: { id: number; search: string; me: Me | null }) {
   const [s, setS] = useState<Sighting | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [nb, setNb] = useState<{ prev?: Sighting; next?: Sighting }>({});
+  // The search's list, this sighting's place in it (null: not found, undefined: still looking).
+  const [list, setList] = useState<Results | null | undefined>(undefined);
+  const prevEl = useRef<HTMLAnchorElement>(null);
+  const nextEl = useRef<HTMLAnchorElement>(null);
   const [src, setSrc] = useState<string | null>(null);
   const [copied, setCopied] = useState("");
   const [track, setTrack] = useState<Track | null>(null);
@@ -55,11 +78,14 @@ export function SightingPage({ id, search, me }: { id: number; search: string; m
   const follow = useRef<ReturnType<typeof follower> | null>(null);
   const lastT = useRef<number | null>(null);
   const stillTaken = useRef(false);
-  const q = decodeState(search);
-  const qs = encodeState(q);
+  const qs = encodeState(decodeState(search));
+  const linkTo = (x: Sighting) => `/sightings/${x.id}${qs ? `?${qs}` : ""}`;
+  const place = list ? placeIn(list, id) : null;
+  const placeNow = useRef(place);
+  placeNow.current = place;
 
   useEffect(() => {
-    setS(null); setError(null); setSrc(null); setNb({}); setTrack(null); setStill(null); setUnmask(false);
+    setS(null); setError(null); setSrc(null); setTrack(null); setStill(null); setUnmask(false);
     resumeAt.current = null;
     current.current = null; follow.current = null; lastT.current = null; stillTaken.current = false;
     let live = true;
@@ -81,10 +107,62 @@ export function SightingPage({ id, search, me }: { id: number; search: string; m
         })
         .catch(() => undefined);
       document.title = `${data.tag} ${formatConfidence(data.confidence)} · ${data.camera.name} · Sightline`;
-      neighbours(data, q.minConfidence).then(setNb).catch(() => undefined);
     })();
     return () => { live = false; };
   }, [id]);
+
+  // Where this sighting is in its search's list: the grid's, else looked up (a step keeps the list it has).
+  useEffect(() => {
+    const r = kept.get(qs);
+    if (r && placeIn(r, id)) { setList(r); return; }
+    if (list && placeIn(list, id)) return;
+    let live = true;
+    setList(undefined);
+    listFor(qs, id).then((x) => { if (live) setList(x); }).catch(() => { if (live) setList(null); });
+    return () => { live = false; };
+  }, [id, qs]);
+
+  // The grid, when it comes back, shows the pages loaded here and this card focused.
+  useEffect(() => { if (place) kept.patch(qs, { focus: id, restore: true }); }, [id, qs, !!place]);
+
+  // At the last loaded result, fetch the next page so that Next has somewhere to go (once per cursor; kept for the
+  // grid even if the officer has stepped back meanwhile).
+  const extending = useRef<string | null>(null);
+  const qsNow = useRef(qs);
+  qsNow.current = qs;
+  useEffect(() => {
+    if (!list || !place?.more || extending.current === list.cursor) return;
+    const forQs = qs;
+    extending.current = list.cursor;
+    nextPage(forQs, list, false).then((x) => {
+      if (!x) return;
+      const had = kept.get(forQs);
+      const now = had ? { ...had, items: x.items, cursor: x.cursor } : x;
+      kept.put(forQs, now);
+      if (qsNow.current === forQs) setList(now);
+    }).catch(() => undefined).finally(() => { extending.current = null; });
+  }, [list, place?.more]);
+
+  /** Show the previous (-1) or next (1) result in place of this one: the history entry is replaced (Back goes to
+   * the grid, not through every step) and the scroll position kept, so the control stays where the eye is. */
+  const step = (d: 1 | -1): boolean => {
+    const to = d > 0 ? placeNow.current?.next : placeNow.current?.prev;
+    if (!to) return false;
+    navigate(linkTo(to), { replace: true, state: history.state, scroll: false });
+    return true;
+  };
+
+  // J/K and the arrows step too, and then focus the control, so Enter goes on in the same direction.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const d = stepKey(e);
+      if (!d || !step(d)) return;
+      e.preventDefault();
+      (d > 0 ? nextEl : prevEl).current?.focus();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [qs]);
 
   // Playback: ask first (a masked rendition may still be being made: poll its progress), then play the URL
   // given, from the best moment. Asked again when switching between masked and unmasked.
@@ -216,21 +294,45 @@ export function SightingPage({ id, search, me }: { id: number; search: string; m
   };
 
   const back = qs ? `/?${qs}` : "/";
+  /** Back to results: opened from the grid in this tab, that is the history entry before this one (going back
+   * to it, rather than adding another, keeps the browser's Back and this link the same). */
+  const backClick = (e: MouseEvent) => {
+    const plain = e.button === 0 && !(e.metaKey || e.ctrlKey || e.shiftKey || e.altKey);
+    if (plain && (history.state as Partial<FromResults> | null)?.fromResults === qs) {
+      e.preventDefault();
+      history.back();
+    } else linkClick(e);
+  };
+  const stepClick = (e: MouseEvent) => linkClickWith({ replace: true, state: history.state, scroll: false })(e);
   if (error) return <div><p class="error" role="alert">{error}</p><a href={back} onClick={linkClick}>Back to search</a></div>;
-  if (!s) return <p class="muted" aria-live="polite">Loading…</p>;
-  const link = (x?: Sighting) => (x ? `/sightings/${x.id}${qs ? `?${qs}` : ""}` : undefined);
-  return (
-    <article>
-      <div class="row" style="justify-content: space-between">
-        <h1>{s.tag} <span class="muted">{formatConfidence(s.confidence)} · {s.camera.name}</span></h1>
-        <div class="row">
-          <a href={back} onClick={linkClick}>Back to results</a>
-          {nb.prev ? <a href={link(nb.prev)} onClick={linkClick} rel="prev">← Previous</a> : <span class="muted">← Previous</span>}
-          {nb.next ? <a href={link(nb.next)} onClick={linkClick} rel="next">Next →</a> : <span class="muted">Next →</span>}
-          <button type="button" onClick={copy}>Copy link</button>
-          <span aria-live="polite" class="ok">{copied}</span>
-        </div>
+  // The controls are the same elements while the next sighting loads, so the focus stays on the one used; one
+  // with nowhere to go is marked disabled but stays focusable for the same reason.
+  const stepLink = (rel: "prev" | "next", to: Sighting | null | undefined, label: string) => (
+    <a ref={rel === "prev" ? prevEl : nextEl} rel={rel} href={to ? linkTo(to) : undefined} onClick={stepClick}
+      role={to ? undefined : "link"} tabIndex={to ? undefined : 0} aria-disabled={to ? undefined : "true"}
+      class={to ? undefined : "muted"}
+      aria-keyshortcuts={rel === "prev" ? "K ArrowLeft" : "J ArrowRight"}>{label}</a>
+  );
+  const header = (
+    <div class="row" style="justify-content: space-between">
+      <h1>{s ? <>{s.tag} <span class="muted">{formatConfidence(s.confidence)} · {s.camera.name}</span></>
+        : <span class="muted" aria-live="polite">Loading…</span>}</h1>
+      <div class="row">
+        <a href={back} onClick={backClick}>Back to results</a>
+        {stepLink("prev", place?.prev, "← Previous")}
+        {stepLink("next", place?.next, "Next →")}
+        <span class="muted" data-testid="position" aria-live="polite">
+          {place ? place.label : list === null ? "Not among the first results of this search" : ""}
+        </span>
+        <button type="button" onClick={copy}>Copy link</button>
+        <span aria-live="polite" class="ok">{copied}</span>
       </div>
+    </div>
+  );
+  if (!s) return <article>{header}</article>;
+  return (
+    <article data-sighting={s.id}>
+      {header}
       <div class="row playback-bar">
         {pb.phase === "ready" && pb.masked && (
           <span class="badge" data-testid="masked-badge">{maskedBadge(pb.masking)}</span>
@@ -283,12 +385,18 @@ export function SightingPage({ id, search, me }: { id: number; search: string; m
             <span>{s.tag} {formatConfidence(s.confidence)}</span>
           </div>
         )}
+        {src && pb.phase !== "failed" && (
+          <PlayerClock video={video} bestTime={s.best_time} offsetS={s.offset_s} start={s.start} end={s.end} />
+        )}
       </div>
       <div class="sighting-details">
         <dl class="facts">
           <dt>Camera</dt><dd>{s.camera.name}</dd>
           <dt>Best moment</dt><dd>{formatTime(s.best_time)} ({s.offset_s.toFixed(1)} s into the clip)</dd>
           <dt>Seen</dt><dd>{formatTime(s.start)} – {formatTime(s.end)}</dd>
+          {Object.keys(s.colors ?? {}).length > 0 && (
+            <><dt>Colours</dt><dd><ColourDots colors={s.colors} />{colourWords(s.colors)}</dd></>
+          )}
           <dt>Detections</dt><dd>{s.detections}</dd>
           <dt>Model</dt><dd>{s.model}</dd>
         </dl>
@@ -298,6 +406,12 @@ export function SightingPage({ id, search, me }: { id: number; search: string; m
             aspect={video.current?.videoWidth ? video.current.videoWidth / video.current.videoHeight : 4 / 3} />
         )}
       </div>
+      <SimilarPanel sighting={s} />
     </article>
   );
+}
+
+function colourWords(colors: Record<string, string> | undefined): string {
+  const names: Record<string, string> = { upper_color: "upper body", lower_color: "lower body", color: "body" };
+  return Object.entries(colors ?? {}).map(([a, c]) => `${names[a] ?? a} ${c}`).join(", ");
 }
