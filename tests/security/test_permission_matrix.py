@@ -89,6 +89,9 @@ RULES: dict[str, list[Case]] = {
     "v1:sighting-track": [
         Case("v1:sighting-track", target="lobby", expected=signed_in(200)),
         Case("v1:sighting-track", target="vault", expected=signed_in(200, others=404))],
+    "v1:sighting-similar": [
+        Case("v1:sighting-similar", target="lobby", expected=signed_in(200)),
+        Case("v1:sighting-similar", target="vault", expected=signed_in(200, others=404))],
     "v1:camera-list": [Case("v1:camera-list", expected=signed_in(200)),
                        Case("v1:camera-list", "post", body={}, expected=at_least("admin", 400))],
     "v1:camera-detail": [
