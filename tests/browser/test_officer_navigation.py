@@ -142,7 +142,8 @@ def keyboard_login(page, who: tuple[str, str]) -> None:
     """Sign in as the keyboard does: the form starts focused, Tab between the fields, Enter."""
     page.goto("/")
     page.get_by_label("User name").wait_for()
-    assert page.evaluate("() => document.activeElement.id") == "username", "the login form starts focused"
+    # The form starts focused (within a moment of appearing: it focuses itself once mounted).
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'username'", timeout=5_000)
     page.keyboard.type(who[0])
     page.keyboard.press("Tab")
     page.keyboard.type(who[1])

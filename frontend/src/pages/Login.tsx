@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { login } from "../api/client";
 
 export function LoginPage({ onLogin }: { onLogin(): void }) {
@@ -6,6 +6,9 @@ export function LoginPage({ onLogin }: { onLogin(): void }) {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // The form starts focused: explicitly, since a browser's own autofocus of an inserted element may come late.
+  const first = useRef<HTMLInputElement>(null);
+  useEffect(() => { first.current?.focus(); }, []);
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true); setError(null);
@@ -17,7 +20,7 @@ export function LoginPage({ onLogin }: { onLogin(): void }) {
       <form class="login panel" onSubmit={submit}>
         <h1>Sightline</h1>
         <div class="field"><label for="username">User name</label>
-          <input id="username" name="username" autoComplete="username" required autoFocus value={username}
+          <input ref={first} id="username" name="username" autoComplete="username" required value={username}
             onInput={(e) => setUsername(e.currentTarget.value)} /></div>
         <div class="field"><label for="password">Password</label>
           <input id="password" name="password" type="password" autoComplete="current-password" required value={password}
