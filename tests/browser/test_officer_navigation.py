@@ -134,6 +134,15 @@ def in_view(page, sid: int) -> bool:
       const r = a.getBoundingClientRect(); return r.top >= top - 1 && r.bottom <= innerHeight + 1; }""", sid)
 
 
+def shift_tab_until(page, reached, presses: int, what: str) -> None:
+    """Shift+Tab until ``reached(focused(page))``, at most ``presses`` times."""
+    for _ in range(presses):
+        page.keyboard.press("Shift+Tab")
+        if reached(focused(page)):
+            return
+    pytest.fail(f"{what} was never focused")
+
+
 def scroll_y(page) -> float:
     return page.evaluate("() => window.scrollY")  # type: ignore[no-any-return]
 
@@ -159,12 +168,7 @@ def test_keyboard_only_find_a_person_open_step_and_come_back_to_the_same_place(c
     presses = tab_presses_to_first_result(page, use_skip_link=True)
 
     # Filter by tag: Shift+Tab back up to the person chip, Enter.
-    for _ in range(200):
-        page.keyboard.press("Shift+Tab")
-        if focused(page)["testid"] == "tag-person":
-            break
-    else:
-        pytest.fail("the person chip was never focused")
+    shift_tab_until(page, lambda f: f["testid"] == "tag-person", 200, "the person chip")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/\?tag=person$"))
     wait_grid(page)
@@ -189,12 +193,7 @@ def test_keyboard_only_find_a_person_open_step_and_come_back_to_the_same_place(c
     wait_sighting(page, order[target + 1])
     assert focused(page)["rel"] == "next", "focus is on Next after the step"
     page.get_by_text(f"{target + 2} of ").wait_for()
-    for _ in range(10):
-        page.keyboard.press("Shift+Tab")
-        if focused(page)["text"] == "Back to results":
-            break
-    else:
-        pytest.fail("Back to results was never focused")
+    shift_tab_until(page, lambda f: f["text"] == "Back to results", 10, "Back to results")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/\?tag=person$"))
     wait_grid(page)

@@ -6,7 +6,13 @@ const SWATCH: Record<Colour, string> = {
   green: "#3a9d4a", blue: "#2f64d6", purple: "#8a4cc2", pink: "#f29ac0", brown: "#7a4b23", beige: "#d9c39a",
 };
 
-const NOUN: Record<string, string> = { upper_color: "upper body", lower_color: "lower body", color: "colour" };
+const NOUN: Record<string, string> = { upper_color: "upper body", lower_color: "lower body", color: "body" };
+
+/** A sighting's named colours in words: "upper body red, lower body blue". */
+export function colourWords(colors: Record<string, string> | undefined): string {
+  return Object.entries(colors ?? {}).filter(([, c]) => (PALETTE as readonly string[]).includes(c))
+    .map(([a, c]) => `${NOUN[a] ?? a} ${c}`).join(", ");
+}
 
 /**
  * Colour filters: for each attribute (upper body, lower body, vehicle), a chip per palette colour that this
@@ -46,7 +52,7 @@ export function ColourFilters({ state, counts, onChange }: {
 export function ColourDots({ colors }: { colors: Record<string, string> | undefined }) {
   const named = Object.entries(colors ?? {}).filter(([, c]) => (PALETTE as readonly string[]).includes(c));
   if (!named.length) return null;
-  const words = named.map(([a, c]) => `${NOUN[a] ?? a} ${c}`).join(", ");
+  const words = colourWords(colors);
   return (
     <span class="dots" title={words} data-testid="result-colours">
       {named.map(([a, c]) => <span class="swatch" style={{ background: SWATCH[c as Colour] }} data-attr={a} />)}

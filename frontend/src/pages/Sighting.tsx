@@ -1,6 +1,6 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { api, type Me, mediaUrl, type Sighting, type Track } from "../api/client";
-import { ColourDots } from "../components/Colours";
+import { ColourDots, colourWords } from "../components/Colours";
 import { ExportPanel } from "../components/ExportPanel";
 import { PlayerClock } from "../components/PlayerClock";
 import { SimilarPanel } from "../components/SimilarPanel";
@@ -321,9 +321,4 @@ export function SightingPage({ id, search, me }: { id: number; search: string; m
       <SimilarPanel sighting={s} />
     </article>
   );
-}
-
-function colourWords(colors: Record<string, string> | undefined): string {
-  const names: Record<string, string> = { upper_color: "upper body", lower_color: "lower body", color: "body" };
-  return Object.entries(colors ?? {}).map(([a, c]) => `${names[a] ?? a} ${c}`).join(", ");
 }
