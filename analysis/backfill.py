@@ -1,16 +1,21 @@
-"""Colours for sightings analysed before analysis named them (``manage.py compute_appearance``).
+"""Appearance for sightings analysed before analysis described it (``manage.py compute_appearance``).
 
-A sighting's colours are its best detection's (:mod:`search.sightings`). Footage analysed earlier has best
-detections without colours; their JPEG thumbnails are stored (the box grown by a margin,
-:func:`backend.eventlog.schema.crop_bounds`), so the colours are named from them — the box's place in the crop
-is known from the clip's picture size — without decoding the video again. Each answer is appended as an
+A sighting's colours and its "find similar" descriptor are its best detection's (:mod:`search.sightings`).
+Footage analysed earlier has best detections without them; their JPEG thumbnails are stored (the box grown by
+a margin, :func:`backend.eventlog.schema.crop_bounds`), so both are computed from them — the box's place in the
+crop is known from the clip's picture size — without decoding the video again: the colours by
+:func:`analysis.colors.describe`, the descriptor by :func:`analysis.appearance.describe`, as analysis does on
+the frame. A thumbnail is the frame's crop scaled to at most 256 pixels and JPEG-compressed; how much that
+costs "find similar" is measured (``benchmarks/eval_similar.py``, README). Each answer is appended as an
 ``object.appearance`` event naming the detection (``data.detection_seq``), which the projections fold into the
-sighting while that detection is still its best.
+sighting while that detection is still its best. Colours a detection was given at analysis keep their names
+(they came from the full frame); only what it lacks is computed.
 
 Found from the log alone: a track's best detection is its most confident, the first one on a tie (the fold's
-rule). Resumable: an appearance event's key is its track and detection, so a second run appends nothing for
-what the first did, and a detection with colours already (or an event saying none could be named) is passed
-over. Tracks without a thumbnail (privacy labels, expired clips) are left alone.
+rule). Resumable: an appearance event's key is its track, its detection and what this module computes
+(:data:`REVISION`), so a second run appends nothing for what the first did, while an event of an earlier
+revision (colours only) does not stop the descriptor from being added. A detection with a descriptor already
+is passed over. Tracks without a thumbnail (privacy labels, expired clips) are left alone.
 """
 
 from __future__ import annotations
@@ -28,11 +33,14 @@ from PIL import Image
 from backend.clips.models import Clip
 from backend.eventlog.log import EventLog, NewEvent
 from backend.eventlog.models import Event, EventType
-from backend.eventlog.schema import COLOR_ATTRIBUTES, appearance_key, crop_bounds, detection_thumbnail
+from backend.eventlog.schema import COLOR_ATTRIBUTES, appearance_key, box_in_thumbnail, detection_thumbnail
 
-from . import colors
+from . import appearance, colors
 
 log = logging.getLogger(__name__)
+
+#: What an appearance event of this module holds: 1, colours only; 2, colours and the descriptor.
+REVISION = 2
 
 _FIELDS = ("seq", "key", "track", "confidence", "clip_id", "camera_id", "offset_ms", "time", "label", "x1", "y1",
            "x2", "y2", "data")
@@ -43,11 +51,13 @@ class Report:
     tracks: int = 0
     named: int = 0
     unnamed: int = 0
+    described: int = 0
     skipped: int = 0
 
     def __str__(self) -> str:
         return (f"{self.tracks} tracks looked at: {self.named} given colours, {self.unnamed} with none that "
-                f"could be named, {self.skipped} passed over (colours already, or no thumbnail)")
+                f"could be named, {self.described} given a find-similar descriptor, {self.skipped} passed over "
+                f"(described already, or no thumbnail)")
 
 
 def best_detections(batch: int = 5000) -> Iterator[Any]:
@@ -66,23 +76,26 @@ def best_detections(batch: int = 5000) -> Iterator[Any]:
         yield best
 
 
-def _name_from_thumbnail(row: Any, size: tuple[int, int]) -> colors.Colours | None:
+def _describe_thumbnail(row: Any, size: tuple[int, int]) -> dict[str, Any] | None:
+    """The colours and descriptor of ``row``'s box from its thumbnail (``None`` without one); the detection's
+    own colours, where it has any, instead of the thumbnail's."""
     name = detection_thumbnail(row)
     if not name or not default_storage.exists(name):
         return None
     with default_storage.open(name, "rb") as fh:
         picture = np.asarray(Image.open(io.BytesIO(fh.read())).convert("RGB"))
-    width, height = size
-    box = (row.x1, row.y1, row.x2, row.y2)
-    cx1, cy1, cx2, cy2 = crop_bounds(box, width, height)
-    # The thumbnail is the crop scaled as a whole: the box's place in it, normalised to the crop.
-    inner = ((row.x1 * width - cx1) / (cx2 - cx1), (row.y1 * height - cy1) / (cy2 - cy1),
-             (row.x2 * width - cx1) / (cx2 - cx1), (row.y2 * height - cy1) / (cy2 - cy1))
-    return colors.describe(picture, inner, row.label)  # type: ignore[arg-type]
+    inner = box_in_thumbnail((row.x1, row.y1, row.x2, row.y2), size)
+    own = {a: v for a in COLOR_ATTRIBUTES if (v := (row.data or {}).get(a))}
+    found: dict[str, Any] = own or colors.describe(picture, inner, row.label).as_dict()  # type: ignore[arg-type]
+    descriptor = appearance.describe(picture, inner)  # type: ignore[arg-type]
+    if descriptor.any():
+        found["embedding"] = [round(float(v), 4) for v in descriptor]
+    return found
 
 
 def compute_appearance(*, batch: int = 200, progress: Callable[[Report], None] | None = None) -> Report:
-    """Name the colours of every best detection that has none yet; append them as events, ``batch`` at once."""
+    """Describe every best detection that has no descriptor yet; append the answers as events, ``batch`` at
+    once."""
     report = Report()
     sizes: dict[int, tuple[int, int] | None] = {}
     pending: list[tuple[Any, NewEvent]] = []
@@ -99,27 +112,28 @@ def compute_appearance(*, batch: int = 200, progress: Callable[[Report], None] |
                 report.named += 1
             else:
                 report.unnamed += 1
+            report.described += "embedding" in event.data
         pending.clear()
         if progress:
             progress(report)
 
     for row in best_detections():
         report.tracks += 1
-        if any((row.data or {}).get(a) for a in COLOR_ATTRIBUTES) or row.clip_id is None:
+        if (row.data or {}).get("embedding") or row.clip_id is None:
             report.skipped += 1
             continue
         if row.clip_id not in sizes:
             clip = Clip.objects.filter(pk=row.clip_id).values_list("width", "height").first()
             sizes[row.clip_id] = (clip[0], clip[1]) if clip and clip[0] and clip[1] else None
         size = sizes[row.clip_id]
-        named = _name_from_thumbnail(row, size) if size else None
-        if named is None:
+        found = _describe_thumbnail(row, size) if size else None
+        if found is None:
             report.skipped += 1
             continue
         pending.append((row, NewEvent(
-            key=appearance_key(row.track, row.seq), type=EventType.OBJECT_APPEARANCE, time=row.time,
+            key=appearance_key(row.track, row.seq, REVISION), type=EventType.OBJECT_APPEARANCE, time=row.time,
             camera_id=row.camera_id, clip_id=row.clip_id, label=row.label, track=row.track,
-            offset_ms=row.offset_ms, data={"detection_seq": row.seq, **named.as_dict()},
+            offset_ms=row.offset_ms, data={"detection_seq": row.seq, **found},
         )))
         if len(pending) >= batch:
             flush()

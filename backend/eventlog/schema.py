@@ -47,9 +47,11 @@ def detection_key(clip_id: int, model: str, offset_ms: int, ordinal: int) -> str
     return f"det:{clip_id}:{model}:{offset_ms}:{ordinal}"
 
 
-def appearance_key(track: int, detection_seq: int) -> str:
-    """The colours named afterwards for detection ``detection_seq``, the best of sighting ``track``."""
-    return f"appearance:{track}:{detection_seq}"
+def appearance_key(track: int, detection_seq: int, revision: int = 1) -> str:
+    """The appearance computed afterwards for detection ``detection_seq``, the best of sighting ``track``;
+    ``revision`` says what was computed (:data:`analysis.backfill.REVISION`), so a later one is appended even
+    where an earlier one was."""
+    return f"appearance:{track}:{detection_seq}" + (f":r{revision}" if revision > 1 else "")
 
 
 def detection_ordinal(key: str) -> int:
@@ -84,6 +86,16 @@ def crop_bounds(box: tuple[float, float, float, float], width: int, height: int)
     x1, y1 = max(int((bx1 - mx) * width), 0), max(int((by1 - my) * height), 0)
     x2, y2 = min(math.ceil((bx2 + mx) * width), width), min(math.ceil((by2 + my) * height), height)
     return x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)
+
+
+def box_in_thumbnail(box: tuple[float, float, float, float], size: tuple[int, int]) -> tuple[float, ...]:
+    """Where a normalised ``box`` of a ``size`` (width, height) frame lies in its thumbnail, normalised to it:
+    the thumbnail is the crop scaled as a whole."""
+    width, height = size
+    cx1, cy1, cx2, cy2 = crop_bounds(box, width, height)
+    x1, y1, x2, y2 = box
+    return ((x1 * width - cx1) / (cx2 - cx1), (y1 * height - cy1) / (cy2 - cy1),
+            (x2 * width - cx1) / (cx2 - cx1), (y2 * height - cy1) / (cy2 - cy1))
 
 
 def detection_thumbnail(event: DetectionRef) -> str | None:

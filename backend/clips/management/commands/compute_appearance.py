@@ -1,4 +1,5 @@
-"""``manage.py compute_appearance``: colours for sightings analysed before analysis named them."""
+"""``manage.py compute_appearance``: colours and "find similar" descriptors for sightings analysed before
+analysis computed them."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from analysis.backfill import Report, compute_appearance
 
 
 class Command(BaseCommand):
-    help = ("Name the clothing and vehicle colours of sightings analysed before colours were, from their stored "
-            "thumbnails, as object.appearance events. Resumable: run it again after an interruption.")
+    help = ("Name the clothing and vehicle colours and compute the find-similar descriptor of sightings analysed "
+            "before they were, from their stored thumbnails, as object.appearance events. Resumable: run it "
+            "again after an interruption.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--batch", type=int, default=200, help="events appended per transaction")
