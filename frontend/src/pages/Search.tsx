@@ -3,6 +3,7 @@ import { api, type Facets, type Sighting } from "../api/client";
 import { AuthImg } from "../components/Media";
 import { CardTime } from "../components/CardTime";
 import { ColourDots, ColourFilters } from "../components/Colours";
+import { DescribeBox } from "../components/DescribeBox";
 import { Histogram } from "../components/Histogram";
 import { errorMessage, formatConfidence } from "../lib/format";
 import {
@@ -209,6 +210,7 @@ export function SearchPage({ search }: { search: string }) {
         </div>
       </aside>
       <section aria-labelledby="results-h">
+        <DescribeBox state={state} onApply={(next) => update(next)} />
         <div class="results-head">
           <h1 id={RESULTS_HEADING} tabIndex={-1}>Sightings <span class="muted" aria-live="polite">{total !== null ? `(${total})` : ""}</span></h1>
           {/* Narrow screens: the filters are a drawer opened from here, so the results get the screen. */}
