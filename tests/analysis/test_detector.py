@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from analysis.detectors import centernet
 from analysis.detectors.base import Detection
 from analysis.detectors.centernet import (
     BOX_GEOMETRY,
@@ -257,3 +258,29 @@ def test_hardware_decode_falls_back_to_software_when_there_is_no_device(footage_
     broken.write_bytes(b"\0" * 4096)
     with pytest.raises(UnreadableVideo):
         list(FrameSampler(broken, 2, SIDE, hwaccel="cuda"))
+
+
+@pytest.mark.parametrize("kind", ["noise", "smooth", "flat"])
+def test_peak_search_on_candidates_equals_the_whole_map_pass(kind: str) -> None:
+    """The CPU decode looks at the map's highest cells only, and widens the look when they hold too few
+    peaks; it must pick what the graph's rule over the whole map (the GPU's path) picks."""
+    gen = torch.Generator().manual_seed(7)
+    if kind == "noise":  # many peaks: the first look is enough
+        heatmap = torch.rand((2, 64, 48, 12), generator=gen, dtype=torch.float64).float()
+    elif kind == "smooth":  # a few wide blobs: their highest cells are mostly one peak's slopes
+        yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(48.0), indexing="ij")
+        heatmap = torch.zeros((1, 64, 48, 12))
+        for i in range(30):
+            cy, cx, ch = (torch.randint(0, n, (1,), generator=gen).item() for n in (64, 48, 12))
+            blob = torch.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 60.0) * (0.3 + 0.02 * i)
+            heatmap[0, :, :, int(ch)] = torch.maximum(heatmap[0, :, :, int(ch)], blob)
+    else:  # fewer peaks than asked for: the rest are zero-score rows
+        heatmap = torch.zeros((1, 16, 16, 3))
+        heatmap[0, 5, 5, 1], heatmap[0, 2, 2, 0], heatmap[0, 2, 3, 0] = 0.9, 0.5, 0.4
+    top_k = 100 if kind != "flat" else 20
+    scores, flat = centernet._peaks_top_k(heatmap, top_k)
+    want_scores, want_flat = centernet._dense_peaks_top_k(heatmap, top_k)
+    assert torch.equal(scores, want_scores)
+    live = want_scores > 0
+    assert live.sum() >= (2 if kind == "flat" else 30)
+    assert torch.equal(flat[live], want_flat[live])
