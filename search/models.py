@@ -50,17 +50,24 @@ class TrackSummary(models.Model):
         abstract = True
 
 
+_COLOURS = ("upper_color", "lower_color", "color")
+
+
 class Sighting(TrackSummary):
     class Meta:
         indexes = [
-            models.Index(fields=["-confidence", "-id"], name="sighting_conf"),
-            # The trailing columns make these two covering for every facet query (counts per label and
-            # camera, time bounds and histogram), which then never read the table.
-            models.Index(fields=["label", "-confidence", "-id", "camera_id", "start_ms", "end_ms"],
+            # The trailing columns make these four covering for every facet query (counts per label, camera
+            # and colour, time bounds and histogram), which then never read the table's rows (wide: they
+            # hold the appearance descriptor). Without the colours in them, the colour facets read the table
+            # and took most of a search's time (``benchmarks/bench_search.py``, README).
+            models.Index(fields=["-confidence", "-id", "label", "camera_id", "start_ms", "end_ms", *_COLOURS],
+                         name="sighting_conf"),
+            models.Index(fields=["label", "-confidence", "-id", "camera_id", "start_ms", "end_ms", *_COLOURS],
                          name="sighting_label_conf"),
-            models.Index(fields=["camera_id", "label", "-confidence", "start_ms", "end_ms"],
+            models.Index(fields=["camera_id", "label", "-confidence", "start_ms", "end_ms", *_COLOURS],
                          name="sighting_cam_label_conf"),
-            models.Index(fields=["start_ms", "id"], name="sighting_start"),
+            models.Index(fields=["start_ms", "id", "end_ms", "label", "camera_id", "confidence", *_COLOURS],
+                         name="sighting_start"),
             # Retention deletes the sightings whose best moment was in an expired clip.
             models.Index(fields=["best_clip_id"], name="sighting_best_clip"),
         ]
