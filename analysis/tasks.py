@@ -8,12 +8,13 @@ video fails its own job with a reason and never the worker. The task owns the jo
 with progress, outcome); the pipeline only reports progress to it.
 
 Scheduling (``backend.clips.jobs``): before its own job a task serves whatever is more urgent, and a long
-analysis looks between batches (every ``SIGHTLINE.ANALYSIS_PREEMPT_CHECK_S``) for live segments and
-synchronous requests, and serves them first, in this process, with the warm model: an hour-long upload
-delays a live camera's detections by one batch, not by its length. Its own heartbeat is refreshed before each
-job it serves. A camera's live segment whose predecessor is still being analysed elsewhere is left for
-that worker (which takes the camera's next segment when it finishes), so the segments resume each other's
-tracks in order.
+analysis looks between batches (every ``SIGHTLINE.ANALYSIS_PREEMPT_CHECK_S``) for live segments,
+synchronous requests and (behind an upload or a re-run) exports and renditions ready to render, and serves
+them first, in this process, with the warm model: an hour-long upload delays a live camera's detections by one
+batch, not by its length, and an officer's export by one batch, not by the upload. Its own heartbeat is
+refreshed before each job it serves, and every ``HEARTBEAT_TIMEOUT_S / 4`` during one (a long export). A
+camera's live segment whose predecessor is still being analysed elsewhere is left for that worker (which
+takes the camera's next segment when it finishes), so the segments resume each other's tracks in order.
 
 Importing this module is cheap: the detector (torch) is imported when a task first runs, so a web process
 that queues analyses never loads it.
@@ -23,12 +24,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from celery import shared_task
 from django.conf import settings
-from django.db import OperationalError
+from django.db import OperationalError, connections
 from django.utils import timezone
 
 from backend.clips import jobs
@@ -126,25 +128,81 @@ def _sync_waiting() -> bool:
     return any_waiting()
 
 
+def _render_waiting() -> bool:
+    from backend.exports.tasks import ready_to_render
+
+    return ready_to_render() is not None
+
+
+def _serve_render(tried: set[tuple[str, int]]) -> bool:
+    """Render the oldest export or rendition ready to render, here; ``False`` when there is none (or only
+    ones tried already in this round: a job whose claim another worker won is not looked at again)."""
+    from backend.exports import jobs as render_jobs
+    from backend.exports.tasks import ready_to_render
+    from backend.exports.tasks import run as render
+
+    found = ready_to_render(tried)
+    if found is None:
+        return False
+    model, pk = found
+    tried.add((render_jobs.kind_of(model), pk))
+    log.info("serving %s %s before the analysis of uploads", render_jobs.kind_of(model), pk)
+    render(model, pk)
+    return True
+
+
+@contextlib.contextmanager
+def _beating(keep_alive: Callable[[], None] | None) -> Iterator[None]:
+    """``keep_alive`` called every quarter of the heartbeat timeout, in a thread, while the block runs: the
+    job that is serving another (a long export) must not look dead meanwhile."""
+    if keep_alive is None:
+        yield
+        return
+    stop = threading.Event()
+    every_s = settings.SIGHTLINE.ANALYSIS_HEARTBEAT_TIMEOUT_S / 4
+
+    def beat() -> None:
+        try:
+            while not stop.wait(every_s):
+                keep_alive()
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    thread = threading.Thread(target=beat, name="sightline-keep-alive", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def serve_more_urgent(than: int, *, nested: bool = False, keep_alive: Callable[[], None] | None = None) -> int:
     """Run, in this process, the jobs more urgent than ``than``: live segments, then synchronous requests,
-    then (not between batches of another job: ``nested``) uploads ahead of a re-run. Returns how many ran."""
+    then (for an upload or a re-run) exports and renditions ready to render, then (not between batches of
+    another job: ``nested``) uploads ahead of a re-run. Returns how many ran."""
     from .on_demand import serve_waiting
 
     served = 0
+    tried: set[tuple[str, int]] = set()
     while True:
         if keep_alive is not None:
             keep_alive()
         clip_id = jobs.claim_more_urgent(than, up_to=Priority.LIVE)
         if clip_id is not None:
             _run_claimed(clip_id, Priority.LIVE)
-        elif than > Priority.SYNC and serve_waiting(limit=1):
+        elif than > Priority.SYNC and (serve_waiting(limit=1) or _serve_render_beating(tried, keep_alive)):
             pass
         elif not nested and (clip_id := jobs.claim_more_urgent(than)) is not None:
             _run_claimed(clip_id, jobs.priority_of(clip_id) or Priority.UPLOAD)
         else:
             return served
         served += 1
+
+
+def _serve_render_beating(tried: set[tuple[str, int]], keep_alive: Callable[[], None] | None) -> bool:
+    with _beating(keep_alive):
+        return _serve_render(tried)
 
 
 def _run(clip_id: int, priority: int) -> str:
@@ -167,7 +225,8 @@ def _run(clip_id: int, priority: int) -> str:
         frames_so_far = so_far.frames
         if priority <= Priority.LIVE or time.monotonic() - last_check < conf.ANALYSIS_PREEMPT_CHECK_S:
             return
-        if jobs.more_urgent_waiting(priority) or (priority > Priority.SYNC and _sync_waiting()):
+        if jobs.more_urgent_waiting(priority) or (priority > Priority.SYNC
+                                                  and (_sync_waiting() or _render_waiting())):
             serve_more_urgent(priority, nested=True, keep_alive=lambda: jobs.beat(clip_id))
             rate.begin()
         last_check = time.monotonic()

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import logging
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,30 @@ def _source_clips(job: RenderJob) -> list[Clip]:
     assert isinstance(job, Rendition)
     clip = Clip.objects.filter(pk=job.clip_id, expired_at__isnull=True).exclude(file="").first()
     return [clip] if clip is not None else []
+
+
+#: How many of the oldest queued jobs of each kind :func:`ready_to_render` looks at.
+_READY_LOOKS = 16
+
+
+def ready_to_render(skip: Collection[tuple[str, int]] = ()) -> tuple[type[RenderJob], int] | None:
+    """The oldest queued export or rendition that can be rendered now (``(model, pk)``), or ``None``.
+
+    An analysis worker serves these before uploads (``analysis.tasks.serve_more_urgent``): an officer waiting
+    for evidence does not wait for an hour of uploaded footage to be analysed. A masked job whose source clips
+    are still being analysed cannot be rendered yet (its masks are not known) and is passed over, as are the
+    jobs in ``skip`` (``(kind, pk)``: already tried by the caller).
+    """
+    waiting: list[tuple[Any, int, type[RenderJob]]] = []
+    for model in (Export, Rendition):
+        rows = (model.objects.filter(status=RenderJob.Status.QUEUED)  # type: ignore[attr-defined]
+                .order_by("created_at", "pk").values_list("created_at", "pk")[:_READY_LOOKS])
+        waiting += [(created, pk, model) for created, pk in rows if (jobs.kind_of(model), pk) not in skip]
+    for _, pk, model in sorted(waiting, key=lambda w: (w[0], w[1])):
+        job = model.objects.filter(pk=pk).first()  # type: ignore[attr-defined]
+        if job is not None and (job.masking == "none" or not unfinished(_source_clips(job))):
+            return model, pk
+    return None
 
 
 def _window(job: RenderJob, clips: list[Clip]) -> tuple[int, int]:

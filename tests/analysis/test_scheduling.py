@@ -16,6 +16,7 @@ from analysis import tasks
 from backend.clips import jobs
 from backend.clips.capacity import WorkerMeter
 from backend.clips.models import AnalysisWorker, Clip, Priority
+from backend.exports.models import Export, Masking
 from tests.factories import CameraFactory
 
 
@@ -155,3 +156,58 @@ def test_the_worker_meter_writes_its_measured_rate(db, monkeypatch):
     meter.tick(6, "live")  # 1.5 s: below the window
     meter.idle()
     assert AnalysisWorker.objects.get(name="host-a:1").current_priority == ""
+
+
+def _export(camera, clip: Clip, masking: str) -> Export:
+    """An export of the first two seconds of ``clip``, queued (its row only: as if its message were still on
+    the way, or behind the upload in the worker's queue)."""
+    return Export.objects.create(camera=camera, start=clip.started_at, end=clip.started_at + timedelta(seconds=2),
+                                 masking=masking)
+
+
+def test_a_long_analysis_renders_a_waiting_export_between_its_batches(cameras, gate, footage_h264, settings,
+                                                                     monkeypatch):
+    """An officer's export asked for while an upload is analysed is rendered before the upload ends."""
+    settings.SIGHTLINE = settings.SIGHTLINE.model_copy(update={"ANALYSIS_PREEMPT_CHECK_S": 0.0,
+                                                               "ANALYSIS_BATCH_SIZE": 2})
+    recorded = register(gate, footage_h264, source=Clip.Source.RECORDING)
+    assert tasks.analyse(recorded.pk) == Clip.Status.DONE  # its masks are known
+    upload = register(cameras[0], footage_h264)
+    asked: list[Export] = []
+    beat = jobs.beat
+
+    def beat_and_an_export_is_asked_for(clip_id, **progress):
+        beat(clip_id, **progress)
+        if clip_id == upload.pk and not asked:
+            asked.append(_export(gate, fresh(recorded), Masking.FACES))
+
+    monkeypatch.setattr(jobs, "beat", beat_and_an_export_is_asked_for)
+    assert tasks.analyse(upload.pk) == Clip.Status.DONE
+    upload, export = fresh(upload), Export.objects.get(pk=asked[0].pk)
+    assert export.status == Export.Status.DONE, export.error
+    assert upload.analysis_started_at < export.started_at
+    assert export.finished_at < upload.analysis_finished_at
+    assert upload.attempts == 1 and upload.frames_analysed > 0
+
+
+def test_an_export_of_footage_still_in_analysis_is_left_waiting(cameras, footage_h264, settings, monkeypatch):
+    """Its masks are not known until the upload is analysed: the worker passes over it (no render, no
+    attempt counted, no loop) and finishes the upload; the export's own task renders it afterwards."""
+    settings.SIGHTLINE = settings.SIGHTLINE.model_copy(update={"ANALYSIS_PREEMPT_CHECK_S": 0.0,
+                                                               "ANALYSIS_BATCH_SIZE": 2})
+    upload = register(cameras[0], footage_h264)
+    asked: list[Export] = []
+    beat = jobs.beat
+
+    def beat_and_an_export_is_asked_for(clip_id, **progress):
+        beat(clip_id, **progress)
+        if clip_id == upload.pk and not asked:
+            asked.append(_export(cameras[0], fresh(upload), Masking.FACES))
+
+    monkeypatch.setattr(jobs, "beat", beat_and_an_export_is_asked_for)
+    assert tasks.analyse(upload.pk) == Clip.Status.DONE
+    export = Export.objects.get(pk=asked[0].pk)
+    assert export.status == Export.Status.QUEUED and export.attempts == 0
+    # Once the upload is analysed it is ready: the next worker that looks serves it.
+    assert tasks.serve_more_urgent(Priority.UPLOAD) == 1
+    assert Export.objects.get(pk=export.pk).status == Export.Status.DONE
