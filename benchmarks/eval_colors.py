@@ -7,6 +7,12 @@ named by :func:`analysis.colors.describe` on the detector's 512×512 input pictu
 on). Reported per attribute: accuracy (named and among the accepted), coverage (named at all), accuracy
 over the named ones, the confusion of the wrong ones, and the cost per box.
 
+Vehicles have no boxes in the annotation; the two in vtest.avi are parked, so they are labelled by region
+(``vehicles`` in the same file). Scored: every vehicle detection of the detector (``car``, ``truck``, ``bus``,
+``motorcycle`` at ``DETECTION_MIN_CONFIDENCE``) in every ``--every``-th frame whose centre lies in a labelled
+region, named by :func:`analysis.colors.describe` on the full decoded frame (as the pipeline names a best
+detection).
+
     .venv/bin/python -m benchmarks.eval_colors [--every 5]
 """
 
@@ -34,12 +40,18 @@ def main() -> None:
 
     import av
 
-    from analysis import colors
-    from analysis.decode import fit_to_square
-    from analysis.eval.formats import GROUND_TRUTH, read_mot
-    from benchmarks._django import machine
+    from benchmarks._django import machine, setup
 
-    labels = json.loads((GROUND_TRUTH / "vtest.colors.json").read_text())["people"]
+    setup("eval-colors")
+    from django.conf import settings
+
+    from analysis import colors
+    from analysis.decode import FrameSampler, fit_to_square
+    from analysis.detectors.registry import get_detector
+    from analysis.eval.formats import GROUND_TRUTH, read_mot
+
+    labelled = json.loads((GROUND_TRUTH / "vtest.colors.json").read_text())
+    labels = labelled["people"]
     gt = read_mot(GROUND_TRUTH / "vtest.gt.txt", size=(768, 576), min_visibility=0.9)
     by_frame: dict[int, list[tuple[int, list[float]]]] = {}
     for frame, pid, box in gt:
@@ -75,9 +87,39 @@ def main() -> None:
         print(f"{attribute:6s} accuracy {right / len(rows):.1%}  coverage {named / len(rows):.1%}  "
               f"accuracy when named {right / max(named, 1):.1%}  (n={len(rows)})")
         print("        wrong (labelled → named): " + ", ".join(f"{a}→{b}: {c}" for (a, b), c in wrong.most_common(6)))
+    vehicles = _vehicles(labelled["vehicles"], args.every, get_detector(settings.SIGHTLINE.DETECTOR),
+                         settings.SIGHTLINE.DETECTION_MIN_CONFIDENCE, FrameSampler, colors)
+    for name, rows in vehicles.items():
+        right = sum(1 for v, ok in rows if v in ok)
+        named = Counter(v for v, _ in rows)
+        print(f"vehicle {name!r} ({'/'.join(labelled['vehicles'][name]['color'])}): {right} of {len(rows)} "
+              f"detections right ({right / max(len(rows), 1):.1%}); named: "
+              + ", ".join(f"{k or 'nothing'} {c}" for k, c in named.most_common()))
+    every = [r for rows in vehicles.values() for r in rows]
+    print(f"vehicles: body colour accuracy {sum(1 for v, ok in every if v in ok) / max(len(every), 1):.1%} "
+          f"(n={len(every)} detections of {len(vehicles)} vehicles)")
     truth = Counter(ok[0] for rows in results.values() for _, _, ok in rows)
     print("labels: " + ", ".join(f"{k} {v}" for k, v in truth.most_common()))
     print(f"cost: {1000 * spent / max(boxes, 1):.2f} ms per person box (both regions)")
+
+
+def _vehicles(regions, every, detector, min_confidence, sampler, colors):  # type: ignore[no-untyped-def]
+    """Per labelled vehicle, ``(named colour, accepted colours)`` of each detection in its region."""
+    rate = 10.0 / every  # vtest.avi is 10 frames/s
+    found: dict[str, list[tuple[str | None, list[str]]]] = {name: [] for name in regions}
+    for frame in sampler(VTEST, rate, detector.input_size):
+        picture = frame.full_rgb
+        height, width = picture.shape[:2]
+        for det in detector.detect(frame.model_rgb[None], min_confidence)[0]:
+            if det.label not in colors.VEHICLES:
+                continue
+            cx, cy = (det.x1 + det.x2) / 2 * width, (det.y1 + det.y2) / 2 * height
+            for name, spec in regions.items():
+                x1, y1, x2, y2 = spec["region"]
+                if x1 <= cx < x2 and y1 <= cy < y2:
+                    named = colors.describe(picture, (det.x1, det.y1, det.x2, det.y2), det.label).body
+                    found[name].append((named, spec["color"]))
+    return found
 
 
 if __name__ == "__main__":
