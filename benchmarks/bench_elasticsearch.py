@@ -13,6 +13,13 @@ comes from ``SIGHTLINE_BENCH_ELASTICSEARCH_URL`` (default http://127.0.0.1:9201)
 prefixes and SQLite database in a temporary folder; deletes its indices at the end unless ``--keep``.
 
     python benchmarks/bench_elasticsearch.py [--events 60000] [--detections 1000000] [--queries 300]
+        [--replicas 0] [--skip-indexing]
+
+``--detections`` may list several sizes (``1000000,10000000``): each is loaded afresh and measured in turn, in
+one run. On a cluster (``SIGHTLINE_BENCH_ELASTICSEARCH_URL`` naming its nodes, comma-separated;
+``scripts/services/elasticsearch.sh cluster-url``) ``--replicas 1`` gives every partition its replica after
+the bulk load and force merge — as an operator loads a large backfill: without replicas, then with them —
+and waits for the cluster to be green before searching; the time that takes is reported.
 
 Never point it at a production cluster: it creates and deletes indices under its prefixes.
 """
@@ -242,16 +249,17 @@ def load_million(url: str, detections: int) -> tuple[Any, int]:
         for month in ("2026.10", "2026.11"):
             idx.create_partition(client, names, names.partition(family, 1, month), live=True)
     client.indices.put_settings(index=names.generation_pattern(1), settings={"refresh_interval": "-1"})
-    helpers.bulk(client.options(request_timeout=300), actions(), chunk_size=5000)
+    helpers.bulk(client.options(request_timeout=600), actions(), chunk_size=5000)
     client.indices.put_settings(index=names.generation_pattern(1), settings={"refresh_interval": "1s"})
     client.indices.refresh(index=names.generation_pattern(1))
-    client.options(request_timeout=600).indices.forcemerge(
+    client.options(request_timeout=3600).indices.forcemerge(
         index=names.generation_pattern(1), max_num_segments=1
     )
     return names, sightings
 
 
-def bench_search(url: str, detections: int, queries: int) -> tuple[list[tuple[str, str]], int, float]:
+def bench_search(url: str, detections: int, queries: int,
+                 replicas: int = 0) -> tuple[list[tuple[str, str]], int, float, float]:
 
     from search.backends.base import SearchQuery
     from search.backends.elasticsearch import ElasticsearchSearchBackend
@@ -261,6 +269,13 @@ def bench_search(url: str, detections: int, queries: int) -> tuple[list[tuple[st
     t0 = time.perf_counter()
     names, sightings = load_million(url, detections)
     load_s = time.perf_counter() - t0
+    replicas_s = 0.0
+    if replicas:
+        t1 = time.perf_counter()
+        client = get_client(url).options(request_timeout=3600)
+        client.indices.put_settings(index=names.generation_pattern(1), settings={"number_of_replicas": replicas})
+        client.cluster.health(index=names.generation_pattern(1), wait_for_status="green", timeout="3600s")
+        replicas_s = time.perf_counter() - t1
     backend = ElasticsearchSearchBackend(get_client(url), names)
     rnd = random.Random(3)
     day = timedelta(days=1)
@@ -300,7 +315,7 @@ def bench_search(url: str, detections: int, queries: int) -> tuple[list[tuple[st
     table.append(("all", f"{statistics.median(every):.1f}", f"{_p95(every):.1f}"))
     if not os.environ.get("BENCH_KEEP"):
         idx.drop_everything(get_client(url), names)
-    return table, sightings, load_s  # type: ignore[return-value]
+    return table, sightings, load_s, replicas_s  # type: ignore[return-value]
 
 
 def _p95(samples: list[float]) -> float:
@@ -310,27 +325,39 @@ def _p95(samples: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=60_000, help="events for the indexing comparison")
-    parser.add_argument("--detections", type=int, default=1_000_000, help="detections for search latency")
+    parser.add_argument("--detections", default="1000000",
+                        help="detections for search latency; several sizes comma-separated")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--keep", action="store_true", help="keep the search benchmark's indices")
+    parser.add_argument("--replicas", type=int, default=0, help="replicas given after the load (a cluster)")
+    parser.add_argument("--skip-indexing", action="store_true", help="search latency only")
     args = parser.parse_args()
     if args.keep:
         os.environ["BENCH_KEEP"] = "1"
     url = os.environ.get("SIGHTLINE_BENCH_ELASTICSEARCH_URL", "http://127.0.0.1:9201")
     setup_django(url)
-    print(f"machine: {os.cpu_count()} cores; Elasticsearch single node, 512 MiB heap\n")
-    indexing = bench_indexing(url, args.events)
-    print(f"### Indexing ({args.events:,} detection events)\n\n| what | rate |\n|---|---|")
-    for name, value in indexing:
-        print(f"| {name} | {value} |")
-    table, sightings, load_s = bench_search(url, args.detections, args.queries)
-    print(
-        f"\n### Search latency ({args.detections:,} detections = {sightings:,} sightings, bulk-loaded in "
-        f"{load_s:.0f} s; ms per search incl. facets, {args.queries // 6} runs each)\n"
-    )
-    print("| query | p50 ms | p95 ms |\n|---|---|---|")
-    for row in table:
-        print(f"| {' | '.join(row)} |")
+    from search.backends.elasticsearch.client import get_client
+
+    client = get_client(url)
+    nodes = client.nodes.stats(metric="jvm")["nodes"].values()
+    heaps = sorted({n["jvm"]["mem"]["heap_max_in_bytes"] // 2**20 for n in nodes})
+    print(f"machine: {os.cpu_count()} cores; Elasticsearch {client.info()['version']['number']}, {len(nodes)} "
+          f"node(s), {'/'.join(map(str, heaps))} MiB heap; replicas after the load: {args.replicas}\n")
+    if not args.skip_indexing:
+        indexing = bench_indexing(url, args.events)
+        print(f"### Indexing ({args.events:,} detection events)\n\n| what | rate |\n|---|---|")
+        for name, value in indexing:
+            print(f"| {name} | {value} |")
+    for detections in (int(n) for n in args.detections.split(",")):
+        table, sightings, load_s, replicas_s = bench_search(url, detections, args.queries, args.replicas)
+        replicated = f", replicas green {replicas_s:.0f} s after" if args.replicas else ""
+        print(
+            f"\n### Search latency ({detections:,} detections = {sightings:,} sightings, bulk-loaded and merged "
+            f"in {load_s:.0f} s{replicated}; ms per search incl. facets, {args.queries // 6} runs each)\n"
+        )
+        print("| query | p50 ms | p95 ms |\n|---|---|---|")
+        for row in table:
+            print(f"| {' | '.join(row)} |", flush=True)
 
 
 if __name__ == "__main__":
