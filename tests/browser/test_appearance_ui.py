@@ -39,8 +39,9 @@ def test_colour_chips_filter_with_counts_and_cards_show_colours(open_page, viewp
     assert not page.js_errors
 
 
-def test_find_similar_and_the_players_time_of_day(open_page):
-    page = open_page()
+@pytest.mark.parametrize("viewport", [pytest.param(DESKTOP, id="desktop"), pytest.param(PHONE, id="phone")])
+def test_find_similar_and_the_players_time_of_day(viewport, open_page):
+    page = open_page(viewport)
     page.goto("/?tag=person&min_confidence=0")
     page.get_by_test_id("result").first.click()
     page.wait_for_url(re.compile(r"/sightings/\d+"))

@@ -126,8 +126,9 @@ def load_every_card(page, expected: int) -> list[dict]:
     })""")
 
 
-def test_oldest_first_is_the_order_of_the_times_shown(open_page):
-    page = open_page()
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_oldest_first_is_the_order_of_the_times_shown(viewport, open_page):
+    page = open_page(viewport)
     page.goto("/?sort=time&min_confidence=0")
     shown = load_every_card(page, header_count(page))
     starts = [c["start"] for c in shown]
@@ -142,8 +143,9 @@ def test_oldest_first_is_the_order_of_the_times_shown(open_page):
     assert not any(c["began"] for c in shown), "no window: no spans"
 
 
-def test_a_sighting_that_began_before_the_window_shows_its_span(open_page):
-    page = open_page()
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_a_sighting_that_began_before_the_window_shows_its_span(viewport, open_page):
+    page = open_page(viewport)
     def span(r: dict) -> timedelta:
         return datetime.fromisoformat(r["end"]) - datetime.fromisoformat(r["start"])
 
@@ -307,8 +309,9 @@ def test_empty_state_keeps_the_selection_and_offers_clear_filters(open_page, vie
     assert not page.js_errors
 
 
-def test_upload_takes_the_start_time_from_the_file_or_asks_for_it(open_page, footage_h264, tmp_path):
-    page = open_page()
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_upload_takes_the_start_time_from_the_file_or_asks_for_it(viewport, open_page, footage_h264, tmp_path):
+    page = open_page(viewport)
     page.goto("/upload")
     page.get_by_label("Camera").select_option(label="Pedestrian street (demo) (Demo)")
     start = page.get_by_label("Recording started at")
