@@ -88,8 +88,9 @@ def test_card_shows_the_whole_time_first_with_its_zone(open_page, viewport, zone
     assert not page.js_errors
 
 
-def test_header_count_is_the_number_of_results_matching_the_filters(open_page):
-    page = open_page()
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_header_count_is_the_number_of_results_matching_the_filters(open_page, viewport):
+    page = open_page(viewport)
     page.goto("/?tag=person")
     chip = page.get_by_test_id("tag-person")
     page.wait_for_function("() => document.querySelector('[data-testid=tag-person] .count')")
@@ -229,8 +230,9 @@ def test_histogram_under_an_hour_has_seconds_tooltips_presets_zoom_and_keyboard_
     assert not page.js_errors
 
 
-def test_bad_link_parameters_are_named_and_the_url_normalised(open_page, server):
-    page = open_page()
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_bad_link_parameters_are_named_and_the_url_normalised(open_page, server, viewport):
+    page = open_page(viewport)
     page.goto("/?tag=person&min_confidence=abc")
     alert = page.get_by_role("alert")
     alert.wait_for()
@@ -240,6 +242,7 @@ def test_bad_link_parameters_are_named_and_the_url_normalised(open_page, server)
     page.get_by_test_id("result").first.wait_for()
     assert_axe_clean(page)
     # Changing the search clears the message.
+    open_filters(page)
     page.get_by_label("Order").select_option("-time")
     page.wait_for_url(re.compile(r"sort=-time"))
     assert page.get_by_role("alert").count() == 0
