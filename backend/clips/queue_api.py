@@ -8,6 +8,7 @@ names (host and process id) are shown to admins only.
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import Count, Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -46,6 +47,12 @@ class AdmissionSerializer(serializers.Serializer):
     max_delay_s = serializers.FloatField(help_text="ANALYSIS_MAX_DELAY_S; 0: uploads never refused for the backlog.")
 
 
+class RendersSerializer(serializers.Serializer):
+    exports = serializers.IntegerField(help_text="Exports queued or rendering.")
+    renditions = serializers.IntegerField(help_text="Masked renditions (for playback) queued or rendering.")
+    rendering = serializers.IntegerField(help_text="Of those, being rendered now.")
+
+
 class QueueSerializer(serializers.Serializer):
     priorities = PriorityLoadSerializer(many=True)
     workers = WorkerSerializer(many=True)
@@ -54,6 +61,19 @@ class QueueSerializer(serializers.Serializer):
         help_text="False: some workers have not measured their rate yet and count for ANALYSIS_ASSUMED_FPS.")
     live_frames_per_s = serializers.FloatField(help_text="What the recording cameras need, served first.")
     admission = AdmissionSerializer()
+    renders = RendersSerializer(help_text="Render jobs, served by the same workers after live segments and "
+                                          "synchronous requests, before uploads.")
+
+
+def _renders() -> dict[str, int]:
+    from backend.exports.models import Export, RenderJob, Rendition
+
+    active = (RenderJob.Status.QUEUED, RenderJob.Status.RENDERING)
+    counts = {name: model.objects.filter(status__in=active).aggregate(  # type: ignore[attr-defined]
+        n=Count("pk"), rendering=Count("pk", filter=Q(status=RenderJob.Status.RENDERING)))
+        for name, model in (("exports", Export), ("renditions", Rendition))}
+    return {"exports": counts["exports"]["n"], "renditions": counts["renditions"]["n"],
+            "rendering": counts["exports"]["rendering"] + counts["renditions"]["rendering"]}
 
 
 def queue_body(state: capacity.QueueState, *, names: bool) -> dict[str, object]:
@@ -71,6 +91,7 @@ def queue_body(state: capacity.QueueState, *, names: bool) -> dict[str, object]:
                       "detail": refusal.detail if refusal else None,
                       "retry_after_s": refusal.retry_after_s if refusal else None,
                       "max_delay_s": settings.SIGHTLINE.ANALYSIS_MAX_DELAY_S},
+        "renders": _renders(),
     }
 
 

@@ -122,6 +122,7 @@ def test_the_queue_view_shows_depth_wait_and_workers(personas, cameras, footage_
     assert by["upload"]["expected_wait_s"] == pytest.approx(1220 / 18, abs=0.1)
     assert body["admission"]["accepting_uploads"] is False and body["admission"]["reason"] == "backlog"
     assert body["admission"]["retry_after_s"] == 8
+    assert body["renders"] == {"exports": 0, "renditions": 0, "rendering": 0}
     # Worker names are for admins only.
     assert {w["name"] for w in body["workers"]} == {None}
     admin_body = client_for(personas["admin"]).get("/api/v1/analysis/queue/").json()
@@ -135,3 +136,14 @@ def test_the_queue_view_needs_a_login(db):
     from rest_framework.test import APIClient
 
     assert APIClient().get("/api/v1/analysis/queue/").status_code in (401, 403)
+
+
+def test_the_queue_view_counts_the_render_jobs_served_before_uploads(personas, cameras):
+    from backend.exports.models import Export, Masking, RenderJob
+
+    now = timezone.now()
+    for status in (RenderJob.Status.QUEUED, RenderJob.Status.RENDERING, RenderJob.Status.DONE):
+        Export.objects.create(camera=cameras[0], start=now, end=now + timezone.timedelta(seconds=5),
+                              masking=Masking.FACES, status=status)
+    body = client_for(personas["colleague"]).get("/api/v1/analysis/queue/").json()
+    assert body["renders"] == {"exports": 2, "renditions": 0, "rendering": 1}

@@ -56,6 +56,13 @@ export function AnalysisQueue() {
         </tbody>
       </table>
       </div>
+      {(queue.renders.exports > 0 || queue.renders.renditions > 0) && (
+        <p data-testid="queue-renders">
+          Served before uploads: {queue.renders.exports} export{queue.renders.exports === 1 ? "" : "s"} and{" "}
+          {queue.renders.renditions} masked video{queue.renders.renditions === 1 ? "" : "s"} for playback
+          ({queue.renders.rendering} rendering now)
+        </p>
+      )}
       {queue.workers.length > 0 && (
         <ul class="muted">{queue.workers.map((w, i) => (
           <li>{w.name ?? `worker ${i + 1}`}: {w.frames_per_s ? `${w.frames_per_s.toFixed(1)} frames/s` : "not measured yet"}
