@@ -7,6 +7,7 @@ Chromium or the Playwright package missing: skipped locally, a failure when ``CI
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -207,3 +208,21 @@ def open_filters(page) -> None:
     if toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false":
         toggle.click()
 
+
+def append_to_demo_clip(server, events: str) -> dict:
+    """Append detections to the demo clip in the server's event log, from another process (``server.shell``).
+
+    ``events``: Python statements that set ``evs``, a list of new events, with ``clip`` (the demo clip) and
+    ``detection`` (``tests.factories``) at hand. Returns ``{"added": n, "clip": id}``: ``added`` is 0 when an
+    earlier test module appended the same events (natural keys).
+    """
+    code = (
+        "import json\n"
+        "from backend.clips.models import Clip\n"
+        "from backend.eventlog.log import EventLog\n"
+        "from tests.factories import detection\n"
+        "clip = Clip.objects.order_by('id').first()\n"
+        f"{events}\n"
+        "print(json.dumps({'added': EventLog.append(evs), 'clip': clip.id}))\n"
+    )
+    return json.loads(server.shell(code).strip().splitlines()[-1])

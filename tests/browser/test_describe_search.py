@@ -5,12 +5,11 @@ demo clip, which has people only; their track numbers (from 690000) are apart fr
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
-from .conftest import open_filters, screenshot
+from .conftest import append_to_demo_clip, open_filters, screenshot
 from .test_exports_ui import api
 from .test_officer_ui import DESKTOP, PHONE, api_total, assert_axe_clean, query_of
 
@@ -28,18 +27,10 @@ TRACKS = [
 @pytest.fixture(scope="module")
 def described(server) -> None:
     """Three detections of each of ``TRACKS`` (median confidence 0.52: confirmed, below the demo's own people)."""
-    code = (
-        "import json\n"
-        "from backend.clips.models import Clip\n"
-        "from backend.eventlog.log import EventLog\n"
-        "from tests.factories import detection\n"
-        "clip = Clip.objects.order_by('id').first()\n"
+    out = append_to_demo_clip(server, (
         f"evs = [detection(clip.id, clip.camera_id, t, 300 + 53 * n + 11 * i, 0.52, ordinal=i, label=label,"
         f" colors=colors, start=clip.started_at, model='browser-describe')"
-        f" for n, (t, label, colors) in enumerate({TRACKS!r}) for i in range(3)]\n"
-        "print(json.dumps({'added': EventLog.append(evs)}))\n"
-    )
-    out = json.loads(server.shell(code).strip().splitlines()[-1])
+        f" for n, (t, label, colors) in enumerate({TRACKS!r}) for i in range(3)]"))
     assert out["added"] in (0, 3 * len(TRACKS))
 
 

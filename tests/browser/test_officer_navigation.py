@@ -10,14 +10,13 @@ more (low confidence, so the demo's own people stay first in the default order) 
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
 from benchmarks.bench_ui import tab_presses_to_first_result
 
-from .conftest import login, screenshot
+from .conftest import append_to_demo_clip, login, screenshot
 from .test_exports_ui import api, axe_violations, with_axe
 
 pytestmark = pytest.mark.slow
@@ -35,21 +34,13 @@ def crowd(server) -> None:
     """``PEOPLE`` person tracks and ``CARS`` car tracks in the demo clip, interleaved in time, three detections each
     (confirmed by the production rule: median confidence at least 0.5), confidences not in time order. Their track
     numbers (from 660000) are apart from those of the other browser tests, which look at their own tracks."""
-    code = (
-        "import json\n"
-        "from backend.clips.models import Clip\n"
-        "from backend.eventlog.log import EventLog\n"
-        "from tests.factories import detection\n"
-        "clip = Clip.objects.order_by('id').first()\n"
+    out = append_to_demo_clip(server, (
         "evs = []\n"
         f"for n in range({PEOPLE + CARS}):\n"
         f"    car = n % {(PEOPLE + CARS) // CARS} == 1\n"
         "    conf = 0.6 if car else 0.5 + (n * 7 % 9) / 100\n"
         "    evs += [detection(clip.id, clip.camera_id, 660000 + n, 150 + 37 * n + 10 * i, conf, ordinal=i,"
-        " label='car' if car else 'person', start=clip.started_at, model='browser-navigation') for i in range(3)]\n"
-        "print(json.dumps({'added': EventLog.append(evs)}))\n"
-    )
-    out = json.loads(server.shell(code).strip().splitlines()[-1])
+        " label='car' if car else 'person', start=clip.started_at, model='browser-navigation') for i in range(3)]"))
     assert out["added"] in (0, 3 * (PEOPLE + CARS))
 
 

@@ -4,11 +4,9 @@ appended to the event log so that its motion is known exactly."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from .conftest import login, screenshot
+from .conftest import append_to_demo_clip, login, screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -30,17 +28,9 @@ def moving_sighting(server):
     """A car moving across the demo clip, confident enough to be confirmed by the production rule (the
     server runs with it: three detections, median at least 0.5); other tests search for people only."""
     boxes = [(ms, _box(i)) for i, ms in enumerate(OFFSETS)]
-    code = (
-        "import json\n"
-        "from backend.clips.models import Clip\n"
-        "from backend.eventlog.log import EventLog\n"
-        "from tests.factories import detection\n"
-        "clip = Clip.objects.order_by('id').first()\n"
+    out = append_to_demo_clip(server, (
         f"evs = [detection(clip.id, clip.camera_id, {TRACK}, ms, 0.6 if ms == {BEST} else 0.55, label='car',"
-        f" start=clip.started_at, model='browser-track', box=box) for ms, box in {boxes!r}]\n"
-        "print(json.dumps({'added': EventLog.append(evs), 'clip': clip.id}))\n"
-    )
-    out = json.loads(server.shell(code).strip().splitlines()[-1])
+        f" start=clip.started_at, model='browser-track', box=box) for ms, box in {boxes!r}]"))
     assert out["added"] in (0, len(OFFSETS))
     return out["clip"]
 

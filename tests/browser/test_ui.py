@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
-from .conftest import login, screenshot
+from .conftest import append_to_demo_clip, login, screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -127,18 +126,10 @@ def test_upload_rejects_a_non_video_with_the_servers_message(page, server, tmp_p
 
 def append_sightings(server, tracks: list[int], confidence: float, model: str) -> None:
     """Append three detections of each track to the server's event log, from another process."""
-    code = (
-        "import json\n"
-        "from backend.clips.models import Clip\n"
-        "from backend.eventlog.log import EventLog\n"
-        "from tests.factories import detection\n"
-        "clip = Clip.objects.order_by('id').first()\n"
+    out = append_to_demo_clip(server, (
         f"evs = [detection(clip.id, clip.camera_id, t, 100 + 40 * i + 7 * n, {confidence}, ordinal=n,"
-        f" start=clip.started_at, model={model!r}) for n, t in enumerate({tracks!r}) for i in range(3)]\n"
-        "print(json.dumps({'added': EventLog.append(evs)}))\n"
-    )
-    out = server.shell(code)
-    assert json.loads(out.strip().splitlines()[-1])["added"] == 3 * len(tracks)
+        f" start=clip.started_at, model={model!r}) for n, t in enumerate({tracks!r}) for i in range(3)]"))
+    assert out["added"] == 3 * len(tracks)
 
 
 def test_live_page_recovers_what_it_missed_during_a_dropped_connection(page, server):
