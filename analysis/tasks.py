@@ -33,7 +33,7 @@ from django.conf import settings
 from django.db import OperationalError, connections
 from django.utils import timezone
 
-from backend.clips import jobs
+from backend.clips import interludes, jobs
 from backend.clips.capacity import WorkerMeter
 from backend.clips.models import Clip, Priority
 from backend.eventlog.log import EventLog, NewEvent
@@ -128,29 +128,6 @@ def _sync_waiting() -> bool:
     return any_waiting()
 
 
-def _render_waiting() -> bool:
-    from backend.exports.tasks import ready_to_render
-
-    return ready_to_render() is not None
-
-
-def _serve_render(tried: set[tuple[str, int]]) -> bool:
-    """Render the oldest export or rendition ready to render, here; ``False`` when there is none (or only
-    ones tried already in this round: a job whose claim another worker won is not looked at again)."""
-    from backend.exports import jobs as render_jobs
-    from backend.exports.tasks import ready_to_render
-    from backend.exports.tasks import run as render
-
-    found = ready_to_render(tried)
-    if found is None:
-        return False
-    model, pk = found
-    tried.add((render_jobs.kind_of(model), pk))
-    log.info("serving %s %s before the analysis of uploads", render_jobs.kind_of(model), pk)
-    render(model, pk)
-    return True
-
-
 @contextlib.contextmanager
 def _beating(keep_alive: Callable[[], None] | None) -> Iterator[None]:
     """``keep_alive`` called every quarter of the heartbeat timeout, in a thread, while the block runs: the
@@ -184,7 +161,7 @@ def serve_more_urgent(than: int, *, nested: bool = False, keep_alive: Callable[[
     from .on_demand import serve_waiting
 
     served = 0
-    tried: set[tuple[str, int]] = set()
+    tried: set[interludes.Key] = set()
     while True:
         if keep_alive is not None:
             keep_alive()
@@ -200,9 +177,11 @@ def serve_more_urgent(than: int, *, nested: bool = False, keep_alive: Callable[[
         served += 1
 
 
-def _serve_render_beating(tried: set[tuple[str, int]], keep_alive: Callable[[], None] | None) -> bool:
+def _serve_render_beating(tried: set[interludes.Key], keep_alive: Callable[[], None] | None) -> bool:
+    """An export or rendition ready to render (``backend.clips.interludes``), rendered here, ``keep_alive``
+    beating meanwhile; ``False`` when there is none not tried in this round."""
     with _beating(keep_alive):
-        return _serve_render(tried)
+        return interludes.serve_one(tried)
 
 
 def _run(clip_id: int, priority: int) -> str:
@@ -226,7 +205,7 @@ def _run(clip_id: int, priority: int) -> str:
         if priority <= Priority.LIVE or time.monotonic() - last_check < conf.ANALYSIS_PREEMPT_CHECK_S:
             return
         if jobs.more_urgent_waiting(priority) or (priority > Priority.SYNC
-                                                  and (_sync_waiting() or _render_waiting())):
+                                                  and (_sync_waiting() or interludes.waiting())):
             serve_more_urgent(priority, nested=True, keep_alive=lambda: jobs.beat(clip_id))
             rate.begin()
         last_check = time.monotonic()
