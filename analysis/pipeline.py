@@ -1,9 +1,14 @@
 """One clip's analysis: decode → batch → detect → track → append to the event log.
 
-On a GPU, decoding runs in its own thread and fills a bounded queue, so the detector is never starved by the
-decoder and memory stays bounded by the queue. Everything a batch produced is appended in one transaction
-with a progress event; the appends are idempotent, so running the same clip twice appends nothing the second
-time. After each batch the pipeline reports its progress through ``on_progress``.
+The detector runs in a thread of its own, one batch ahead (:func:`_detected_ahead`): while it works on batch
+k + 1, the calling thread decodes batch k + 2 and tracks, describes and appends batch k. The detector's
+runtimes release the GIL, and on this project's 2-core CPU the ONNX Runtime body keeps only 1.6 cores busy,
+so the rest of the pipeline mostly fits in what the detector leaves idle (pipeline ÷ bare detector in
+``benchmarks/bench_pipeline.py``). On a GPU, decoding runs in its own thread too and fills a bounded queue,
+so the detector is never starved by the decoder. At most two batches are in flight, so memory stays
+bounded. Everything a batch produced is appended in one transaction with a progress event; the appends are
+idempotent, so running the same clip twice appends nothing the second time. After each batch the pipeline
+reports its progress through ``on_progress``.
 
 The privacy pass (``analysis.privacy``, optional) runs on every analysed frame's source picture after the
 object detector: faces (and plates) are tracked by a tracker of their own and appended as ``object.detected``
@@ -18,7 +23,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -120,6 +126,40 @@ def _prefetch(sampler: FrameSampler, depth: int) -> Iterator[SampledFrame]:
         thread.join(timeout=5)
 
 
+def _batches(frames: Iterable[SampledFrame], size: int) -> Iterator[list[SampledFrame]]:
+    batch: list[SampledFrame] = []
+    for frame in frames:
+        batch.append(frame)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _detected_ahead(detector: Detector, batches: Iterator[list[SampledFrame]], min_confidence: float,
+                    ) -> Iterator[tuple[list[SampledFrame], list[list[Detection]]]]:
+    """Each batch with its detections, in order, the detector working one batch ahead in its own thread.
+
+    The next batch is taken from ``batches`` (decoded, in the caller's thread) and handed to the detector
+    before the current one is yielded, so decoding it and everything the caller does with the current batch
+    overlap the detector's work on it. An error of the detector is raised where its batch would have been
+    yielded; when the caller stops early (an error of its own), the batch in flight is finished and dropped.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clip-detect") as detecting:
+        def submit(batch: list[SampledFrame]) -> Future[list[list[Detection]]]:
+            return detecting.submit(detector.detect, np.stack([f.model_rgb for f in batch]), min_confidence)
+
+        current = next(batches, None)
+        pending = submit(current) if current is not None else None
+        while current is not None and pending is not None:
+            following = next(batches, None)
+            ahead = submit(following) if following is not None else None
+            detections = pending.result()
+            yield current, detections
+            current, pending = following, ahead
+
+
 class ClipAnalysis:
     def __init__(self, clip: Clip, detector: Detector, *, batch_size: int, min_confidence: float,
                  low_confidence: float | None = None, input_mode: str = "stretch",
@@ -176,18 +216,13 @@ class ClipAnalysis:
         sampler = FrameSampler(clip.file.path, camera.analysis_fps, self.detector.input_size, self.input_mode)
         expected = max(1, int((clip.duration_s or 0) * camera.analysis_fps) + 1)
         result = AnalysisResult()
-        batch: list[SampledFrame] = []
         # On a GPU, decoding in a thread overlaps inference. On a CPU the detector already uses every core,
         # and a decoder thread beside it slows each of its parallel steps more than decoding in turn costs.
         on_gpu = getattr(getattr(self.detector, "device", None), "type", "cpu") != "cpu"
         frames = _prefetch(sampler, depth=2 * self.batch_size) if on_gpu else iter(sampler)
-        for frame in frames:
-            batch.append(frame)
-            if len(batch) == self.batch_size:
-                self._process(batch, result, expected)
-                batch = []
-        if batch:
-            self._process(batch, result, expected)
+        for batch, per_frame in _detected_ahead(self.detector, _batches(frames, self.batch_size),
+                                                self.low_confidence):
+            self._process(batch, per_frame, result, expected)
         for name in self._stale_thumbnails:
             thumbnails.delete(name)
         result.warning = sampler.error or self._truncation(sampler)
@@ -206,8 +241,8 @@ class ClipAnalysis:
                     "the file looks truncated; what it holds was analysed")
         return None
 
-    def _process(self, batch: list[SampledFrame], result: AnalysisResult, expected: int) -> None:
-        per_frame = self.detector.detect(np.stack([f.model_rgb for f in batch]), self.low_confidence)
+    def _process(self, batch: list[SampledFrame], per_frame: list[list[Detection]], result: AnalysisResult,
+                 expected: int) -> None:
         events: list[NewEvent] = []
         clip = self.clip
         for frame, found in zip(batch, per_frame, strict=True):

@@ -40,7 +40,7 @@ class CenterNetOnnxDetector(CenterNetDetector):
     def __repr__(self) -> str:
         return f"CenterNetOnnxDetector({self.model_id!r})"
 
-    def raw_detections(self, frames: np.ndarray) -> Tensor:
+    def raw_detections(self, frames: np.ndarray, floor: float = 0.0) -> Tensor:
         self._check(frames)
         out: list[Tensor] = []
         with torch.inference_mode():
@@ -48,7 +48,7 @@ class CenterNetOnnxDetector(CenterNetDetector):
                 batch = np.ascontiguousarray(frames[start : start + self.max_batch], dtype=np.float32)
                 heatmap, wh = (torch.from_numpy(a) for a in self._session.run(None, {"images": batch}))
                 stride = self.input_size / heatmap.shape[1]
-                out.append(decode_centernet(heatmap, wh, self.top_k, stride).float())
+                out.append(decode_centernet(heatmap, wh, self.top_k, stride, floor).float())
         return torch.cat(out) if out else torch.zeros((0, self.top_k, 6))
 
 

@@ -260,10 +260,7 @@ def test_hardware_decode_falls_back_to_software_when_there_is_no_device(footage_
         list(FrameSampler(broken, 2, SIDE, hwaccel="cuda"))
 
 
-@pytest.mark.parametrize("kind", ["noise", "smooth", "flat"])
-def test_peak_search_on_candidates_equals_the_whole_map_pass(kind: str) -> None:
-    """The CPU decode looks at the map's highest cells only, and widens the look when they hold too few
-    peaks; it must pick what the graph's rule over the whole map (the GPU's path) picks."""
+def _test_heatmap(kind: str) -> torch.Tensor:
     gen = torch.Generator().manual_seed(7)
     if kind == "noise":  # many peaks: the first look is enough
         heatmap = torch.rand((2, 64, 48, 12), generator=gen, dtype=torch.float64).float()
@@ -277,6 +274,14 @@ def test_peak_search_on_candidates_equals_the_whole_map_pass(kind: str) -> None:
     else:  # fewer peaks than asked for: the rest are zero-score rows
         heatmap = torch.zeros((1, 16, 16, 3))
         heatmap[0, 5, 5, 1], heatmap[0, 2, 2, 0], heatmap[0, 2, 3, 0] = 0.9, 0.5, 0.4
+    return heatmap
+
+
+@pytest.mark.parametrize("kind", ["noise", "smooth", "flat"])
+def test_peak_search_on_candidates_equals_the_whole_map_pass(kind: str) -> None:
+    """The CPU decode looks at the map's highest cells only, and widens the look when they hold too few
+    peaks; it must pick what the graph's rule over the whole map (the GPU's path) picks."""
+    heatmap = _test_heatmap(kind)
     top_k = 100 if kind != "flat" else 20
     scores, flat = centernet._peaks_top_k(heatmap, top_k)
     want_scores, want_flat = centernet._dense_peaks_top_k(heatmap, top_k)
@@ -284,3 +289,40 @@ def test_peak_search_on_candidates_equals_the_whole_map_pass(kind: str) -> None:
     live = want_scores > 0
     assert live.sum() >= (2 if kind == "flat" else 30)
     assert torch.equal(flat[live], want_flat[live])
+
+
+@pytest.mark.parametrize(("kind", "floor"), [("noise", 0.97), ("noise", 0.5), ("smooth", 0.4), ("flat", 0.45),
+                                             ("flat", 0.95)])
+def test_peak_search_above_a_floor_keeps_every_row_at_or_above_it(kind: str, floor: float) -> None:
+    """With a floor (the threshold :meth:`detect` asks for), only the cells at or above it are candidates:
+    every row of the whole-map pass scoring at least the floor is found, in the same order, and nothing
+    below it is (the other rows are zero-score cells). At 0.5 on noise more peaks pass than ``top_k``."""
+    heatmap = _test_heatmap(kind)
+    top_k = 100 if kind != "flat" else 20
+    scores, flat = centernet._peaks_top_k(heatmap, top_k, floor)
+    want_scores, want_flat = centernet._dense_peaks_top_k(heatmap, top_k)
+    assert scores.shape == want_scores.shape and flat.shape == want_flat.shape
+    wanted = want_scores >= floor
+    found = scores > 0
+    assert torch.equal(found, wanted)  # the qualifying rows come first in both, best first
+    assert torch.equal(scores[found], want_scores[wanted])
+    assert torch.equal(flat[found], want_flat[wanted])
+    assert (kind, floor) == ("flat", 0.95) or wanted.sum() >= 1
+
+
+def test_detect_at_a_threshold_gives_what_the_full_decode_gives(detector: CenterNetDetector,
+                                                                frames: np.ndarray) -> None:
+    """``detect`` decodes above its threshold only: the same detections as the threshold-free rows cut at it
+    and clipped, on real frames."""
+    side = float(detector.input_size)
+    raw = detector.raw_detections(frames).numpy()
+    for threshold in (0.1, 0.3):
+        for rows, found in zip(raw, detector.detect(frames, threshold), strict=True):
+            expected = []
+            for x1, y1, x2, y2, score, cls in rows.tolist():
+                box = [min(max(v / side, 0.0), 1.0) for v in (x1, y1, x2, y2)]
+                if score > 0 and score >= threshold and box[2] > box[0] and box[3] > box[1]:
+                    expected.append((score, detector.labels[int(cls)], *box))
+            got = [(d.confidence, d.label, d.x1, d.y1, d.x2, d.y2) for d in found]
+            assert sorted(got) == sorted(expected)
+            assert got  # vtest's frames hold people at both thresholds
