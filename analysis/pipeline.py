@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -245,6 +245,7 @@ class ClipAnalysis:
                  expected: int) -> None:
         events: list[NewEvent] = []
         clip = self.clip
+        objects: list[list[Detection]] = []  # each frame's tracked objects, for the privacy pass
         for frame, found in zip(batch, per_frame, strict=True):
             detections = found if frame.scale == (1.0, 1.0) else [
                 d for d in (to_frame(d, frame.scale) for d in found) if d.x2 > d.x1 and d.y2 > d.y1]
@@ -263,8 +264,9 @@ class ClipAnalysis:
                 ))
                 result.tracks.add(track)
             result.detections += len(kept)
-            if self.privacy is not None:
-                events += self._privacy_pass(frame, [d for d, _ in kept], at, result)
+            objects.append([d for d, _ in kept])
+        if self.privacy is not None:
+            events += self._privacy_pass(batch, objects, result)
         result.frames += len(batch)
         progress = min(result.frames / expected, 0.99)
         if progress >= self._next_progress:
@@ -280,26 +282,31 @@ class ClipAnalysis:
         if self.on_progress:
             self.on_progress(progress, result)
 
-    def _privacy_pass(self, frame: SampledFrame, objects: list[Detection], at: datetime,
+    def _privacy_pass(self, batch: list[SampledFrame], objects: list[list[Detection]],
                       result: AnalysisResult) -> list[NewEvent]:
-        """The frame's faces (and plates) as tracked detection events; no thumbnails: they are never shown."""
+        """The batch's faces (and plates) as tracked detection events; no thumbnails: they are never shown.
+        The frames' faces are found side by side (``PrivacyDetectors.find_many``), then tracked in order."""
         assert self.privacy is not None and self.privacy_tracker is not None
         clip = self.clip
-        found = [d for d in self.privacy.find(frame.full_rgb, objects) if d.x2 > d.x1 and d.y2 > d.y1]
-        track_ids = self.privacy_tracker.update(frame.offset_ms, found, frame.full_rgb)
-        ordinals: dict[str, int] = {}
+        per_frame = self.privacy.find_many([(frame.full_rgb, found) for frame, found in zip(batch, objects,
+                                                                                             strict=True)])
         events: list[NewEvent] = []
-        for det, track in zip(found, track_ids, strict=True):
-            model = self._privacy_models.get(det.label)
-            if track is None or model is None:
-                continue
-            ordinal = ordinals[model] = ordinals.get(model, -1) + 1
-            events.append(NewEvent(
-                key=detection_key(clip.pk, model, frame.offset_ms, ordinal), type=EventType.OBJECT_DETECTED,
-                time=at, camera_id=clip.camera_id, clip_id=clip.pk, label=det.label,
-                confidence=round(det.confidence, 5), x1=det.x1, y1=det.y1, x2=det.x2, y2=det.y2, track=track,
-                offset_ms=frame.offset_ms, model=model,
-            ))
+        for frame, found_in_frame in zip(batch, per_frame, strict=True):
+            found = [d for d in found_in_frame if d.x2 > d.x1 and d.y2 > d.y1]
+            track_ids = self.privacy_tracker.update(frame.offset_ms, found, frame.full_rgb)
+            at = clip.started_at + timedelta(milliseconds=frame.offset_ms)
+            ordinals: dict[str, int] = {}
+            for det, track in zip(found, track_ids, strict=True):
+                model = self._privacy_models.get(det.label)
+                if track is None or model is None:
+                    continue
+                ordinal = ordinals[model] = ordinals.get(model, -1) + 1
+                events.append(NewEvent(
+                    key=detection_key(clip.pk, model, frame.offset_ms, ordinal), type=EventType.OBJECT_DETECTED,
+                    time=at, camera_id=clip.camera_id, clip_id=clip.pk, label=det.label,
+                    confidence=round(det.confidence, 5), x1=det.x1, y1=det.y1, x2=det.x2, y2=det.y2,
+                    track=track, offset_ms=frame.offset_ms, model=model,
+                ))
         result.privacy_detections += len(events)
         return events
 

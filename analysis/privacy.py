@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from .faces import FaceDetector
 
 #: ``Camera.privacy_mask`` values whose cameras are searched for plates. Faces are looked for (while
-#: ``FACE_DETECTION`` is on) on every camera that masks anything: the face pass costs about 0.6 of the object
-#: detector's time (``benchmarks/bench_faces.py``), so a camera that masks nothing does not pay it. Footage
+#: ``FACE_DETECTION`` is on) on every camera that masks anything: the face pass costs about as much CPU as
+#: the object detector (``benchmarks/bench_faces.py``), so a camera that masks nothing does not pay it. Footage
 #: analysed while nothing was looked for is masked as whole persons if its camera's mask changes later
 #: (``Clip.privacy_labels``), never shown.
 MASKS_WITH_PLATES = frozenset({"faces_plates"})
@@ -62,6 +62,18 @@ class PrivacyDetectors:
         if self.plates is not None:
             ids["plate"] = str(getattr(self.plates, "model_id", PLATES_MODEL_ID))
         return ids
+
+    def find_many(self, frames: Sequence[tuple[np.ndarray, Sequence[Detection]]]) -> list[list[Detection]]:
+        """:meth:`find` for each (picture, detections) of a batch, in order: the faces of all its frames
+        side by side (``FaceDetector.detect_many``), then each frame's plates."""
+        faces: list[list[Detection]] = [[] for _ in frames]
+        if self.faces is not None:
+            faces = self.faces.detect_many([rgb for rgb, _ in frames], [objects for _, objects in frames],
+                                           self.face_min_confidence)
+        if self.plates is not None:
+            for found, (rgb, objects) in zip(faces, frames, strict=True):
+                found += self.plates.find(rgb, objects)
+        return faces
 
     def find(self, full_rgb: np.ndarray, detections: Sequence[Detection]) -> list[Detection]:
         """Faces (score ≥ ``face_min_confidence``), then plates, in ``full_rgb`` (uint8 H×W×3, the source

@@ -2,10 +2,12 @@
 (``centernet-onnx``, the same weights exported), and whether they find the same thing; and ONNX Runtime with
 the peak search of the decode made over the whole heat map (``onnx-dense``: the decode before it looked at
 the map's highest cells only, ``analysis.detectors.centernet._peaks_top_k``), and torch so too
-(``torch-dense``: the CPU path before this work, the baseline of the ONNX path).
+(``torch-dense``: the CPU path before this work, the baseline of the ONNX path); and ONNX Runtime fed the
+pipeline's batches of ``ANALYSIS_BATCH_SIZE`` frames (``onnx-batch``: the frames of a batch side by side, one
+core each, ``CenterNetOnnxDetector.streams``) against one frame a call on every core.
 
 Frames: ``--seconds`` of vtest.avi sampled at ``--fps`` as the pipeline samples them (``FrameSampler``, the
-detector's 512×512 input). Each path runs over all frames one at a time (as a CPU worker does) after a
+detector's 512×512 input). Each path runs over all frames one at a time (``onnx-batch``: in batches) after a
 warm-up, ``--rounds`` times alternately (torch, onnx, torch, onnx…), so that the machine's drift touches
 both; reported: the median over rounds of each path's ms a frame (wall) and CPU ms a frame, their ratio, and
 the detections each finds at ``DETECTION_MIN_CONFIDENCE`` with the largest box and score differences.
@@ -20,6 +22,8 @@ import contextlib
 import statistics
 import time
 from pathlib import Path
+
+import numpy as np
 
 from benchmarks._django import machine, setup
 
@@ -46,6 +50,14 @@ def main() -> None:
     paths = {"torch": get_detector("centernet-torch"), "onnx": get_detector("centernet-onnx")}
     paths["onnx-dense"] = paths["onnx"]
     paths["torch-dense"] = paths["torch"]  # the CPU path as it was when the detector ran torch only
+    paths["onnx-batch"] = paths["onnx"]
+    batch = conf.ANALYSIS_BATCH_SIZE
+
+    def calls(name: str, frames: list) -> list:  # type: ignore[type-arg]
+        """The detector's inputs: one frame a call, or the pipeline's batches for ``onnx-batch``."""
+        if name != "onnx-batch":
+            return frames
+        return [np.concatenate(frames[i:i + batch]) for i in range(0, len(frames), batch)]
 
     @contextlib.contextmanager
     def decode_of(name: str):  # type: ignore[no-untyped-def]
@@ -64,16 +76,17 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, detector in paths.items():
             with decode_of(name):
-                detector.detect(frames[0], conf.DETECTION_MIN_CONFIDENCE)
+                inputs = calls(name, frames)
+                detector.detect(inputs[0], conf.DETECTION_MIN_CONFIDENCE)
                 wall, cpu = time.perf_counter(), time.process_time()
-                for frame in frames:
+                for frame in inputs:
                     detector.detect(frame, conf.DETECTION_MIN_CONFIDENCE)
                 timings[name].append(((time.perf_counter() - wall) * 1000 / len(frames),
                                       (time.process_time() - cpu) * 1000 / len(frames)))
     found = {}
     for name, d in paths.items():
         with decode_of(name):
-            found[name] = [d.detect(f, conf.DETECTION_MIN_CONFIDENCE)[0] for f in frames]
+            found[name] = [per for f in calls(name, frames) for per in d.detect(f, conf.DETECTION_MIN_CONFIDENCE)]
     box = score = 0.0
     for a_frame, b_frame in zip(found["torch"], found["onnx"], strict=True):
         for a, b in zip(a_frame, b_frame, strict=False):
@@ -101,6 +114,11 @@ def main() -> None:
     print(f"  onnx-dense ÷ onnx time (the decode's peak search on candidates): wall "
           f"{median['onnx-dense'][0] / median['onnx'][0]:.2f}, CPU {median['onnx-dense'][1] / median['onnx'][1]:.2f}; "
           f"identical detections: {dense_same}")
+    batch_same = all([(d.label, round(d.confidence, 4)) for d in a] == [(d.label, round(d.confidence, 4)) for d in b]
+                     for a, b in zip(found["onnx"], found["onnx-batch"], strict=True))
+    print(f"  onnx ÷ onnx-batch time (batches of {batch}, {paths['onnx'].streams} frames side by side): wall "  # type: ignore[attr-defined]
+          f"{median['onnx'][0] / median['onnx-batch'][0]:.2f}, CPU {median['onnx'][1] / median['onnx-batch'][1]:.2f}; "
+          f"same detections: {batch_same}")
 
 
 if __name__ == "__main__":

@@ -91,9 +91,10 @@ def _max3x3(x: Tensor) -> Tensor:
 CANDIDATES = 8
 
 
-def _dense_peaks_top_k(heatmap: Tensor, top_k: int) -> tuple[Tensor, Tensor]:
+def _dense_peaks_top_k(heatmap: Tensor, top_k: int, floor: float = 0.0) -> tuple[Tensor, Tensor]:
     """The graph's rule over the whole NxHxWxC map: a cell's score where it equals the 3x3 maximum around it
-    (0 elsewhere), then the ``top_k`` highest with their flat indices, best first."""
+    (0 elsewhere), then the ``top_k`` highest with their flat indices, best first (every row exact, so a
+    ``floor`` changes nothing)."""
     kept = heatmap * (heatmap == _max3x3(heatmap)).to(heatmap.dtype)
     return torch.topk(kept.reshape(len(heatmap), -1), top_k, dim=1, largest=True, sorted=True)
 
@@ -182,7 +183,7 @@ def decode_centernet(heatmap: Tensor, wh: Tensor, top_k: int, stride: float, flo
     n, h, w, c = heatmap.shape
     dtype = torch.promote_types(wh.dtype, torch.float32)
     # On a GPU the whole-map pass is cheap and needs no round trip to the host; on a CPU it is not.
-    scores, flat = _dense_peaks_top_k(heatmap, top_k) if heatmap.is_cuda else _peaks_top_k(heatmap, top_k, floor)
+    scores, flat = (_dense_peaks_top_k if heatmap.is_cuda else _peaks_top_k)(heatmap, top_k, floor)
     cls = torch.remainder(flat, c)
     cell = torch.div(flat, c, rounding_mode="floor")
     x = torch.remainder(cell, w).to(dtype) * stride

@@ -177,13 +177,16 @@ def test_the_onnx_runtime_path_gives_the_torch_paths_detections(detector: Center
     onnx = CenterNetOnnxDetector(threads=2)
     assert onnx.model_id == detector.model_id and onnx.labels == detector.labels
     assert "centernet-onnx" in known_detectors()
+    assert onnx.streams == 2  # a batch's frames run side by side, one core each
     expected, found = detector.detect(frames, 0.1), onnx.detect(frames, 0.1)
+    one_at_a_time = [onnx.detect(frame[None], 0.1)[0] for frame in frames]  # a lone frame: every core
     assert sum(map(len, expected)) >= 20
-    for want, got in zip(expected, found, strict=True):
-        assert [d.label for d in got] == [d.label for d in want]
-        for a, b in zip(want, got, strict=True):
-            assert abs(a.confidence - b.confidence) < 1e-3
+    for want, got, alone in zip(expected, found, one_at_a_time, strict=True):
+        assert [d.label for d in got] == [d.label for d in want] == [d.label for d in alone]
+        for a, b, c in zip(want, got, alone, strict=True):
+            assert abs(a.confidence - b.confidence) < 1e-3 and abs(b.confidence - c.confidence) < 1e-4
             assert max(abs(a.x1 - b.x1), abs(a.y1 - b.y1), abs(a.x2 - b.x2), abs(a.y2 - b.y2)) * SIDE < 0.5
+            assert max(abs(b.x1 - c.x1), abs(b.y1 - c.y1), abs(b.x2 - c.x2), abs(b.y2 - c.y2)) * SIDE < 0.01
 
 
 def _box_px(a: Detection, b: Detection) -> float:

@@ -107,6 +107,28 @@ def test_small_faces_are_found_in_their_persons_head(faces, face_px):
     assert len(found) == 3
 
 
+def test_frames_side_by_side_find_what_one_at_a_time_finds(faces):
+    """``detect_many`` (a batch's frames at once, one core each) gives each frame what ``detect`` gives it,
+    in order, with and without person boxes."""
+    pictures, people = [], []
+    for face_px in (10, 14, 60):
+        frame, persons, _truth = _small_people(face_px)
+        pictures.append(frame)
+        people.append(persons)
+    pictures.append(data.astronaut())
+    people.append([])
+    assert faces.streams >= 2  # this machine has 2 cores: the frames do run side by side
+    one_at_a_time = [faces.detect(p, people=f) for p, f in zip(pictures, people, strict=True)]
+    side_by_side = faces.detect_many(pictures, people)
+    assert [len(found) for found in one_at_a_time] == [3, 3, 3, 1]
+    assert len(side_by_side) == len(one_at_a_time)
+    for want, got in zip(one_at_a_time, side_by_side, strict=True):
+        assert [d.label for d in got] == [d.label for d in want]
+        for a, b in zip(want, got, strict=True):
+            assert abs(a.confidence - b.confidence) < 1e-4
+            assert max(abs(a.x1 - b.x1), abs(a.y1 - b.y1), abs(a.x2 - b.x2), abs(a.y2 - b.y2)) < 1e-4
+
+
 def test_large_people_are_not_searched_again(faces, monkeypatch):
     """A person whose face the full-frame pass can see costs no second search."""
     frame, people, _truth = _small_people(60)
