@@ -2,9 +2,10 @@
 
 The detector runs in a thread of its own, one batch ahead (:func:`_detected_ahead`): while it works on batch
 k + 1, the calling thread decodes batch k + 2 and tracks, describes and appends batch k. The detector's
-runtimes release the GIL, and on this project's 2-core CPU the ONNX Runtime body keeps only 1.6 cores busy,
-so the rest of the pipeline mostly fits in what the detector leaves idle (pipeline ÷ bare detector in
-``benchmarks/bench_pipeline.py``). On a GPU, decoding runs in its own thread too and fills a bounded queue,
+runtimes release the GIL, so on a GPU the rest of the pipeline hides behind inference; on a CPU it takes what
+the detector leaves idle, which on this project's 2 cores, where a batch's frames already keep both busy, is
+little (pipeline ÷ bare detector in ``benchmarks/bench_pipeline.py``). On a GPU, decoding runs in its own
+thread too and fills a bounded queue,
 so the detector is never starved by the decoder. At most two batches are in flight, so memory stays
 bounded. Everything a batch produced is appended in one transaction with a progress event; the appends are
 idempotent, so running the same clip twice appends nothing the second time. After each batch the pipeline
