@@ -47,9 +47,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import Any
 
@@ -57,6 +55,7 @@ import numpy as np
 from PIL import Image
 
 from .detectors.base import Detection
+from .side_by_side import SideBySide, usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -253,19 +252,16 @@ class FaceDetector:
         self.input_side = input_side
         self.min_confidence = min_confidence
         self._session = _session(threads)
-        cores = threads or len(os.sched_getaffinity(0))
-        self.streams = max(1, cores)
+        self._side_by_side = SideBySide(usable_cores(threads), "face-stream")
+        self.streams = self._side_by_side.workers
         self._stream_session = _session(1) if self.streams > 1 else self._session
-        self._pool = ThreadPoolExecutor(self.streams, thread_name_prefix="face-stream") if self.streams > 1 else None
 
     def detect_many(self, pictures: Sequence[np.ndarray], people: Sequence[Sequence[Detection]],
                     min_confidence: float | None = None) -> list[list[Detection]]:
         """:meth:`detect` of each picture with its frame's ``people``, the frames side by side; in order."""
-        if len(pictures) <= 1 or self._pool is None:
-            return [self.detect(p, min_confidence, people=f) for p, f in zip(pictures, people, strict=True)]
-        session = self._stream_session
-        return list(self._pool.map(lambda pair: self._detect(pair[0], min_confidence, pair[1], session),
-                                   zip(pictures, people, strict=True)))
+        session = self._session if len(pictures) == 1 else self._stream_session
+        return self._side_by_side.map(lambda pair: self._detect(pair[0], min_confidence, pair[1], session),
+                                      list(zip(pictures, people, strict=True)))
 
     def input_shape(self, width: int, height: int) -> tuple[int, int, int, int]:
         """(resized width, resized height, padded width, padded height) for a frame of this size."""

@@ -5,11 +5,10 @@ k + 1, the calling thread decodes batch k + 2 and tracks, describes and appends 
 runtimes release the GIL, so on a GPU the rest of the pipeline hides behind inference; on a CPU it takes what
 the detector leaves idle, which on this project's 2 cores, where a batch's frames already keep both busy, is
 little (pipeline ÷ bare detector in ``benchmarks/bench_pipeline.py``). On a GPU, decoding runs in its own
-thread too and fills a bounded queue,
-so the detector is never starved by the decoder. At most two batches are in flight, so memory stays
-bounded. Everything a batch produced is appended in one transaction with a progress event; the appends are
-idempotent, so running the same clip twice appends nothing the second time. After each batch the pipeline
-reports its progress through ``on_progress``.
+thread too and fills a bounded queue, so the detector is never starved by the decoder. At most two batches
+are in flight, so memory stays bounded. Everything a batch produced is appended in one transaction with a
+progress event; the appends are idempotent, so running the same clip twice appends nothing the second time.
+After each batch the pipeline reports its progress through ``on_progress``.
 
 The privacy pass (``analysis.privacy``, optional) runs on every analysed frame's source picture after the
 object detector: faces (and plates) are tracked by a tracker of their own and appended as ``object.detected``

@@ -5,8 +5,8 @@ plates (inside vehicle boxes, on cameras whose ``privacy_mask`` is ``faces_plate
 logged as tracked ``object.detected`` events with the labels of :data:`~backend.eventlog.schema.PRIVACY_LABELS`.
 They never become sightings, search results, live-feed items or thumbnails: the projections skip those labels.
 
-The pipeline (``analysis.pipeline``) calls :meth:`PrivacyDetectors.find` once per analysed frame, with the
-source-resolution picture and the frame's object detections (normalised to the frame).
+The pipeline (``analysis.pipeline``) calls :meth:`PrivacyDetectors.find_many` once per batch, with each analysed
+frame's source-resolution picture and its object detections (normalised to the frame).
 """
 
 from __future__ import annotations
@@ -78,12 +78,7 @@ class PrivacyDetectors:
     def find(self, full_rgb: np.ndarray, detections: Sequence[Detection]) -> list[Detection]:
         """Faces (score ≥ ``face_min_confidence``), then plates, in ``full_rgb`` (uint8 H×W×3, the source
         picture); ``detections`` are the frame's objects, boxes normalised to the frame."""
-        found: list[Detection] = []
-        if self.faces is not None:
-            found += self.faces.detect(full_rgb, self.face_min_confidence, people=detections)
-        if self.plates is not None:
-            found += self.plates.find(full_rgb, detections)
-        return found
+        return self.find_many([(full_rgb, detections)])[0]
 
 
 def _plate_finder() -> FindsPlates | None:

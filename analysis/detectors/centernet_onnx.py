@@ -22,10 +22,8 @@ every core, for its latency.
 from __future__ import annotations
 
 import functools
-import os
 import tempfile
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,7 @@ import torch
 from torch import Tensor
 
 from analysis.detectors.centernet import CenterNetDetector, decode_centernet
+from analysis.side_by_side import SideBySide, usable_cores
 
 OPSET = 17
 
@@ -49,13 +48,12 @@ class CenterNetOnnxDetector(CenterNetDetector):
     def __init__(self, model_dir: Path | None = None, threads: int | None = None,
                  streams: int | None = None) -> None:
         super().__init__(model_dir, device="cpu", threads=threads)
-        cores = threads or len(os.sched_getaffinity(0))
+        cores = usable_cores(threads)
         self.streams = max(1, min(streams or cores, cores))
         model = _export(self.body, self.input_size)
         self._session = _open(model, threads)
-        self._stream_session = _open(model, max(1, cores // self.streams)) if self.streams > 1 else None
-        self._streams = (ThreadPoolExecutor(self.streams, thread_name_prefix="detector-stream")
-                         if self.streams > 1 else None)
+        self._stream_session = _open(model, cores // self.streams) if self.streams > 1 else self._session
+        self._side_by_side = SideBySide(self.streams, "detector-stream")
         self.max_batch = 1  # as the torch path on a CPU: per-frame time grows with the batch
 
     def __repr__(self) -> str:
@@ -65,10 +63,8 @@ class CenterNetOnnxDetector(CenterNetDetector):
         self._check(frames)
         if len(frames) == 0:
             return torch.zeros((0, self.top_k, 6))
-        if len(frames) == 1 or self._streams is None or self._stream_session is None:
-            return torch.cat([self._rows_of(self._session, frame, floor) for frame in frames])
-        session = self._stream_session
-        return torch.cat(list(self._streams.map(lambda frame: self._rows_of(session, frame, floor), frames)))
+        session = self._session if len(frames) == 1 else self._stream_session
+        return torch.cat(self._side_by_side.map(lambda frame: self._rows_of(session, frame, floor), list(frames)))
 
     def _rows_of(self, session: Any, frame: np.ndarray, floor: float) -> Tensor:
         """1×top_k×6 decoded rows of one uint8 HWC frame through ``session``."""
